@@ -1,0 +1,103 @@
+"""Database connections: engine creation, SQLite settings, migrations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.exceptions import ConfigurationError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Python's sqlite3 opens transactions lazily; take control so BEGIN IMMEDIATE works.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # IMMEDIATE takes the write lock up front: two dispatchers on one file then
+    # queue on busy_timeout instead of failing mid-transaction on an upgrade.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str) -> Engine:
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+            event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "begin", _sqlite_begin)
+            return engine
+        return create_engine(url, pool_pre_ping=True)
+    except (ArgumentError, ImportError) as exc:
+        raise ConfigurationError(f"--db: cannot use {url!r}: {exc}", field="db") from exc
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+class Database:
+    """An engine plus a session factory; ``session()`` is one transaction."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def upgrade(self) -> None:
+        """Create or upgrade the schema (Alembic ``upgrade head``), then refresh statistics."""
+        config = alembic_config(self.url)
+        try:
+            with self.engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        except OperationalError as exc:
+            raise ConfigurationError(f"--db: cannot reach the database: {exc.orig}") from exc
+        self.analyze()
+
+    def analyze(self) -> None:
+        # Without statistics SQLite's planner picked the status index over the
+        # booking index and moving a booking's rows took 40x longer (FACTS.md).
+        with self.engine.begin() as connection:
+            connection.execute(text("ANALYZE"))
+
+    def check_schema(self) -> None:
+        from sqlalchemy import inspect
+
+        try:
+            present = inspect(self.engine).has_table("messages")
+        except OperationalError as exc:
+            raise ConfigurationError(f"--db: cannot reach the database: {exc.orig}") from exc
+        if not present:
+            raise ConfigurationError("the database has no schema yet: run `forvent init-db`")
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config

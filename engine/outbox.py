@@ -1,0 +1,323 @@
+"""The outbox: message rows, their state machine and the history of every change.
+
+Every transition is a compare-and-set (``UPDATE ... WHERE id = :id AND status
+IN (:allowed)``) appended to the history; a zero row count means someone else
+moved the row first and raises ``TransitionError``. "Now" always comes from
+the caller, so tests and simulations control every lease and due time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from engine.tables import HistoryRow, MessageRow
+from engine.values import PENDING, TRANSITIONS, MessageStatus, PlannedMessage
+
+S = MessageStatus
+
+
+class TransitionError(RuntimeError):
+    """A compare-and-set found the row in another state than expected."""
+
+
+def record(
+    session: Session,
+    *,
+    business_id: str,
+    booking_id: int | None,
+    at: datetime,
+    kind: str,
+    detail: str | None = None,
+    data: dict[str, Any] | None = None,
+    message_id: int | None = None,
+) -> HistoryRow:
+    row = HistoryRow(
+        business_id=business_id,
+        booking_id=booking_id,
+        message_id=message_id,
+        at=at,
+        kind=kind,
+        detail=detail,
+        data=data or {},
+    )
+    session.add(row)
+    return row
+
+
+def _message_detail(row: MessageRow, extra: str | None = None) -> str:
+    parts = [f"{row.step} ({row.channel})"]
+    if row.reason:
+        parts.append(row.reason)
+    if extra:
+        parts.append(extra)
+    return ": ".join(parts)
+
+
+def enqueue(
+    session: Session,
+    *,
+    business_id: str,
+    booking_id: int,
+    planned: Iterable[PlannedMessage],
+    now: datetime,
+    schedule_version: int,
+    tz_name: str,
+) -> list[MessageRow]:
+    """Insert new keys; move pending rows whose due time changed; leave the rest.
+
+    Returns the rows inserted or moved.
+    """
+    wanted = list(planned)
+    if not wanted:
+        return []
+    existing = {
+        row.key: row
+        for row in session.scalars(
+            select(MessageRow).where(
+                MessageRow.booking_id == booking_id,
+                MessageRow.key.in_([p.key for p in wanted]),
+            )
+        )
+    }
+    touched = []
+    for plan in wanted:
+        row = existing.get(plan.key)
+        if row is None:
+            touched.append(_insert(session, business_id, booking_id, plan, now, schedule_version))
+        elif _move(session, row, plan, now, tz_name):
+            touched.append(row)
+    return touched
+
+
+def _insert(
+    session: Session,
+    business_id: str,
+    booking_id: int,
+    plan: PlannedMessage,
+    now: datetime,
+    version: int,
+) -> MessageRow:
+    row = MessageRow(
+        business_id=business_id,
+        booking_id=booking_id,
+        key=plan.key,
+        step=plan.step,
+        template=plan.template,
+        channel=plan.channel,
+        status=str(plan.status),
+        reason=plan.reason,
+        due_at=plan.due_at,
+        ready_at=plan.due_at if plan.status == S.PLANNED else None,
+        event_id=int(plan.event_id) if plan.event_id else None,
+        urgent=plan.urgent,
+        about_at=plan.about,
+        moves_with_start=plan.moves_with_start,
+        attempts=0,
+        schedule_version=version,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    session.flush()
+    record(
+        session,
+        business_id=business_id,
+        booking_id=booking_id,
+        message_id=row.id,
+        at=now,
+        kind=f"message:{row.status}",
+        detail=_message_detail(row, _due_text(plan.due_at) if plan.status == S.PLANNED else None),
+        data={"due_at": plan.due_at.isoformat() if plan.due_at else None},
+    )
+    return row
+
+
+def _due_text(due: datetime | None) -> str | None:
+    return f"due {due.isoformat(timespec='seconds')}" if due else None
+
+
+def _move(
+    session: Session, row: MessageRow, plan: PlannedMessage, now: datetime, tz_name: str
+) -> bool:
+    """Move a pending row to the plan's new time (a delay), keeping its id."""
+    if row.status != S.PLANNED or plan.status != S.PLANNED or plan.due_at is None:
+        return False
+    if row.due_at == plan.due_at:
+        return False
+    from engine.timing import local_iso, zone
+
+    result = session.execute(
+        update(MessageRow)
+        .where(MessageRow.id == row.id, MessageRow.status == S.PLANNED)
+        .values(due_at=plan.due_at, ready_at=plan.due_at, about_at=plan.about, updated_at=now)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False  # claimed meanwhile: the dispatcher re-checks it against the booking
+    record(
+        session,
+        business_id=row.business_id,
+        booking_id=row.booking_id,
+        message_id=row.id,
+        at=now,
+        kind="message:planned",
+        detail=_message_detail(row, f"moved to {local_iso(plan.due_at, zone(tz_name))}"),
+        data={
+            "due_at": plan.due_at.isoformat(),
+            "moved_from": row.due_at.isoformat() if row.due_at else None,
+        },
+    )
+    session.refresh(row)
+    return True
+
+
+def transition(
+    session: Session,
+    row: MessageRow,
+    to: MessageStatus,
+    *,
+    now: datetime,
+    reason: str | None = None,
+    detail: str | None = None,
+    expect: Iterable[MessageStatus] | None = None,
+    **values: Any,
+) -> None:
+    """Compare-and-set ``row`` into ``to``; raises ``TransitionError`` if it moved meanwhile."""
+    allowed = [s for s in (expect or S) if to in TRANSITIONS[s]]
+    result = session.execute(
+        update(MessageRow)
+        .where(MessageRow.id == row.id, MessageRow.status.in_([str(s) for s in allowed]))
+        .values(status=str(to), reason=reason, updated_at=now, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise TransitionError(f"message {row.id} is no longer in {', '.join(map(str, allowed))}")
+    session.refresh(row)
+    record(
+        session,
+        business_id=row.business_id,
+        booking_id=row.booking_id,
+        message_id=row.id,
+        at=now,
+        kind=f"message:{to}",
+        detail=_message_detail(row, detail),
+    )
+
+
+def cancel_pending(
+    session: Session,
+    *,
+    booking_id: int,
+    reason: str,
+    now: datetime,
+    only_schedule: bool = False,
+    steps: Sequence[str] | None = None,
+) -> list[MessageRow]:
+    """Cancel the booking's pending rows (all, or those on the start/end schedule)."""
+    query = select(MessageRow).where(
+        MessageRow.booking_id == booking_id,
+        MessageRow.status.in_([str(s) for s in PENDING]),
+    )
+    if only_schedule:
+        query = query.where(MessageRow.moves_with_start.is_(True))
+    if steps is not None:
+        query = query.where(MessageRow.step.in_(list(steps)))
+    rows = list(session.scalars(query))
+    for row in rows:
+        transition(session, row, S.CANCELLED, now=now, reason=reason, ready_at=None)
+    return rows
+
+
+def claim_due(
+    session: Session,
+    *,
+    now: datetime,
+    worker: str,
+    lease: timedelta,
+    limit: int,
+    skip_locked: bool,
+) -> list[MessageRow]:
+    """Lease up to ``limit`` due rows to ``worker``, earliest first."""
+    due = and_(
+        MessageRow.status.in_([str(S.PLANNED), str(S.RETRYING)]),
+        MessageRow.ready_at <= now,
+    )
+    query = (
+        select(MessageRow.id).where(due).order_by(MessageRow.ready_at, MessageRow.id).limit(limit)
+    )
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True)
+    ids = list(session.scalars(query))
+    if not ids:
+        return []
+    session.execute(
+        update(MessageRow)
+        .where(MessageRow.id.in_(ids), due)
+        .values(
+            status=str(S.SENDING),
+            claimed_by=worker,
+            claimed_until=now + lease,
+            attempts=MessageRow.attempts + 1,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    rows = list(
+        session.scalars(
+            select(MessageRow)
+            .where(
+                MessageRow.id.in_(ids),
+                MessageRow.claimed_by == worker,
+                MessageRow.status == str(S.SENDING),
+            )
+            .order_by(MessageRow.ready_at, MessageRow.id)
+        )
+    )
+    return rows
+
+
+def reap_expired_claims(session: Session, *, now: datetime) -> int:
+    """Rows whose claimer died: back to ``planned`` (SPEC: ``sending -> planned``)."""
+    rows = list(
+        session.scalars(
+            select(MessageRow).where(
+                MessageRow.status == str(S.SENDING), MessageRow.claimed_until < now
+            )
+        )
+    )
+    for row in rows:
+        transition(
+            session,
+            row,
+            S.PLANNED,
+            now=now,
+            reason=None,
+            detail="claim expired",
+            expect=[S.SENDING],
+            claimed_by=None,
+            claimed_until=None,
+            ready_at=now,
+            attempts=max(row.attempts - 1, 0),
+        )
+    return len(rows)
+
+
+def pending_unclaimed_due(session: Session, *, now: datetime) -> bool:
+    row = session.scalar(
+        select(MessageRow.id)
+        .where(
+            or_(
+                and_(
+                    MessageRow.status.in_([str(S.PLANNED), str(S.RETRYING)]),
+                    MessageRow.ready_at <= now,
+                ),
+                and_(MessageRow.status == str(S.SENDING), MessageRow.claimed_until < now),
+            )
+        )
+        .limit(1)
+    )
+    return row is not None

@@ -1,0 +1,75 @@
+"""What a running Forvent holds: settings, database, playbooks, business, clock."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+
+from engine import timing
+from engine.business import BusinessProfile, load_business
+from engine.clock import Clock, FixedClock, SystemClock
+from engine.db import Database
+from engine.exceptions import ConfigurationError
+from engine.links import LinkSigner
+from engine.planner import Planner
+from engine.playbooks import PlaybookSet
+from engine.rendering import Renderer
+from engine.settings import Settings
+
+
+class Runtime:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        business: BusinessProfile | None = None,
+        database: Database | None = None,
+    ) -> None:
+        self.settings = settings
+        if clock is None:
+            clock = (
+                FixedClock(timing.parse_clock_instant(settings.now))
+                if settings.now
+                else SystemClock()
+            )
+        self.clock = clock
+        self._business = business
+        self._database = database
+        self.playbooks = PlaybookSet(settings.playbooks_dir)
+        self._planners: dict[str, Planner] = {}
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    @property
+    def database(self) -> Database:
+        if self._database is None:
+            self._database = Database(self.settings.database_url)
+        return self._database
+
+    @property
+    def business(self) -> BusinessProfile:
+        if self._business is None:
+            self._business = load_business(self.settings.business_file)
+        return self._business
+
+    @cached_property
+    def renderer(self) -> Renderer:
+        return Renderer(Path(self.settings.templates_dir))
+
+    def planner(self, playbook_id: str) -> Planner:
+        if playbook_id not in self._planners:
+            self._planners[playbook_id] = Planner(self.playbooks.get(playbook_id), self.business)
+        return self._planners[playbook_id]
+
+    @property
+    def signer(self) -> LinkSigner:
+        if not self.settings.secret:
+            raise ConfigurationError("FORVENT_SECRET is not set: it signs the customers' links")
+        return LinkSigner(self.settings.secret, self.settings.link_ttl)
+
+    def close(self) -> None:
+        if self._database is not None:
+            self._database.dispose()
