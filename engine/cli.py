@@ -476,10 +476,22 @@ def dispatch(state: State, once: bool) -> None:
             channel.close()
 
 
+
+def _register_extensions() -> None:
+    """Commands that live in their own modules register themselves on ``cli``."""
+    import importlib
+
+    for module in ("engine.cli_web", "engine.cli_ops"):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+_register_extensions()
+
+
 def main() -> None:
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
     cli(prog_name="forvent")
-
-
-if __name__ == "__main__":
-    main()

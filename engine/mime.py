@@ -28,11 +28,11 @@ from datetime import datetime
 from email import policy, utils
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.policy import Policy
 
 #: SMTP line ends; 7bit so bodies become quoted-printable or base64 and pass
-#: relays without 8BITMIME. ``refold_source="none"`` keeps the raw headers of
-#: ``_set_extra_header`` exactly as given.
-POLICY = policy.SMTP.clone(cte_type="7bit", refold_source="none")
+#: relays without 8BITMIME.
+POLICY = policy.SMTP.clone(cte_type="7bit")
 CALENDAR_METHODS = frozenset({"REQUEST", "CANCEL", "PUBLISH"})
 ATTACHMENT_NAME = "invite.ics"
 # RFC 5322 2.1.1: no line may pass 998 octets, folding or not.
@@ -158,10 +158,27 @@ def _set_extra_header(message: EmailMessage, name: str, value: str) -> None:
         return
     if len(name) + 2 + len(value) > _MAX_LINE:
         raise ValueError(f"email header {name} is longer than {_MAX_LINE} octets")
-    # Stored raw: the stdlib folder RFC 2047-encodes any word too long for one
-    # line, which would turn a long List-Unsubscribe URL into an encoded-word
-    # that mail clients cannot follow.
-    message.set_raw(name, value)
+    message.set_raw(name, _VerbatimHeader(name, value))
+
+
+class _VerbatimHeader(str):
+    """An ASCII header value written as given, on one line, under any policy.
+
+    The stdlib folder RFC 2047-encodes any word too long for one line, which
+    would turn a long ``List-Unsubscribe`` URL into an encoded-word mail
+    clients cannot follow. A value with ``name`` and ``fold`` is written by
+    calling ``fold``, whichever policy the message is flattened with.
+    """
+
+    name: str
+
+    def __new__(cls, name: str, value: str) -> _VerbatimHeader:
+        header = super().__new__(cls, value)
+        header.name = name
+        return header
+
+    def fold(self, *, policy: Policy) -> str:
+        return f"{self.name}: {self}{policy.linesep}"
 
 
 def _add_calendar(message: EmailMessage, ics: bytes, method: str) -> None:

@@ -134,13 +134,13 @@ def is_gap(local: datetime, tz: ZoneInfo) -> bool:
 
 
 def wall(local: datetime, tz: ZoneInfo) -> datetime:
-    """The instant of the naive wall-clock ``local`` in ``tz``.
+    """The instant (in UTC) of the naive wall-clock ``local`` in ``tz``.
 
     An ambiguous autumn time means its first occurrence; a time in the spring
     gap moves forward by the gap (fold=0 reads it with the offset before the
     change, which lands exactly one gap later).
     """
-    return local.replace(tzinfo=tz, fold=0).astimezone(UTC).astimezone(tz)
+    return local.replace(tzinfo=tz, fold=0).astimezone(UTC)
 
 
 def add_months(local: datetime, months: int) -> datetime:
@@ -151,15 +151,17 @@ def add_months(local: datetime, months: int) -> datetime:
 
 
 def shift(instant: datetime, sign: int, offset: Duration, tz: ZoneInfo) -> datetime:
-    """``instant +/- offset``: the calendar part on ``tz``'s wall clock, then elapsed time."""
-    result = instant.astimezone(tz)
+    """``instant +/- offset``: the calendar part on ``tz``'s wall clock, then elapsed time.
+
+    Returns UTC: Python subtracts and compares two datetimes that share one
+    ``ZoneInfo`` by wall clock, which is wrong across DST; UTC never is.
+    """
+    result = instant.astimezone(UTC)
     if offset.months or offset.days:
-        local = result.replace(tzinfo=None)
+        local = instant.astimezone(tz).replace(tzinfo=None)
         local = add_months(local, sign * offset.months) + timedelta(days=sign * offset.days)
         result = wall(local, tz)
-    if offset.seconds:
-        result = (result.astimezone(UTC) + sign * offset.elapsed).astimezone(tz)
-    return result
+    return result + sign * offset.elapsed
 
 
 def at_local_time(instant: datetime, clock: time, tz: ZoneInfo) -> datetime:
@@ -175,7 +177,7 @@ def parse_instant(text: str, tz: ZoneInfo, *, field: str) -> datetime:
     except ValueError as exc:
         raise UserInputError(f"{field}: not an ISO 8601 time: {text!r}", field=field) from exc
     if parsed.tzinfo is not None:
-        return parsed.astimezone(tz)
+        return parsed.astimezone(UTC)
     if is_gap(parsed, tz):
         raise UserInputError(
             f"{field}: {text} does not exist in {tz.key} (the clocks skip it)", field=field

@@ -1,0 +1,5 @@
+"""``python -m engine`` is the ``forvent`` command."""
+
+from engine.cli import main
+
+main()

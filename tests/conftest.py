@@ -1,0 +1,68 @@
+"""Shared fixtures: a project copy with the seed playbooks, and a CLI runner."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FORVENT = [sys.executable, "-m", "engine"]
+
+
+@dataclass
+class Project:
+    """A throwaway deployment: its own database, outbox and copies of the seed files."""
+
+    root: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def outbox(self) -> Path:
+        return self.root / "outbox"
+
+    def run(self, *args: str, now: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        env = dict(self.env)
+        if now is not None:
+            env["FORVENT_NOW"] = now
+        result = subprocess.run(
+            [*FORVENT, *args], cwd=self.root, env=env, capture_output=True, text=True, timeout=120
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"forvent {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
+        return result
+
+    def json(self, *args: str, now: str | None = None) -> Any:
+        return json.loads(self.run("--json", *args, now=now).stdout)
+
+    def sms_files(self) -> list[dict[str, Any]]:
+        return [json.loads(p.read_text()) for p in sorted(self.outbox.glob("*.sms.json"))]
+
+    def eml_files(self) -> list[Path]:
+        return sorted(self.outbox.glob("*.eml"))
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Iterator[Project]:
+    root = tmp_path / "deploy"
+    root.mkdir()
+    shutil.copytree(REPO / "playbooks", root / "playbooks")
+    shutil.copytree(REPO / "templates", root / "templates")
+    shutil.copy(REPO / "business.yaml", root / "business.yaml")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FORVENT_", "TWILIO_", "SMTP_", "SENDGRID_"))}
+    env.update(
+        FORVENT_SECRET="test-secret-not-for-production",
+        FORVENT_DATABASE_URL=f"sqlite:///{root / 'forvent.db'}",
+        PYTHONPATH=str(REPO),
+    )
+    project = Project(root=root, env=env)
+    project.run("init-db")
+    yield project
