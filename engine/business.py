@@ -11,7 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engine import timing
-from engine.exceptions import ConfigurationError
+from engine.exceptions import ConfigurationError, UserInputError
 from engine.playbooks import LOCALES, QuietHoursSpec
 
 _ALPHANUMERIC_SENDER = r"^[A-Za-z0-9 ]{1,11}$"
@@ -51,7 +51,10 @@ class BusinessProfile(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        timing.zone(value)
+        try:
+            timing.zone(value)
+        except UserInputError as exc:
+            raise ValueError(exc.message) from None
         return value
 
     @field_validator("default_locale")

@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from engine import timing
-from engine.exceptions import NotFoundError, PlaybookError
+from engine.exceptions import NotFoundError, PlaybookError, UserInputError
 
 EVENTS = frozenset(
     {
@@ -215,7 +215,10 @@ class Playbook(_Model):
     @classmethod
     def _zone(cls, value: str | None) -> str | None:
         if value is not None:
-            timing.zone(value)
+            try:
+                timing.zone(value)
+            except UserInputError as exc:
+                raise ValueError(exc.message) from None
         return value
 
     @field_validator("facts")
@@ -295,7 +298,7 @@ def _describe(error: Mapping[str, Any]) -> str:
     if kind == "extra_forbidden":
         return f"unknown key {loc[-1]!r}" if loc else "unknown key"
     if kind in {"string_type", "literal_error"} and isinstance(value, bool):
-        return f"{where}: YAML reads an unquoted {str(value).lower()} as a boolean; quote it"
+        return f"{where}: YAML 1.1 reads an unquoted yes/no/on/off as the boolean {str(value).lower()}; quote it"
     if kind == "string_type" and isinstance(value, int) and "local_time" in where + "from to":
         return f'{where}: times of day must be quoted, e.g. "17:00" (YAML read {value})'
     if kind == "string_type" and isinstance(value, int):
