@@ -46,3 +46,46 @@ def report_command(state: State, since: str | None, until: str | None) -> None:
     emit(state, data, human)
 
 
+
+
+@cli.command("bench")
+@click.option("--bookings", default=2000, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--latency-ms", default=100.0, show_default=True, type=click.FloatRange(0, 5000))
+@click.option("--concurrency", default=64, show_default=True, type=click.IntRange(1, 1024))
+@common
+def bench_command(state: State, bookings: int, latency_ms: float, concurrency: int) -> None:
+    """The performance benchmark: figures and ratios, printed."""
+    from engine.bench import main
+
+    main(bookings, latency_ms, concurrency)
+
+
+@cli.command("erase-customer")
+@click.option("--phone", default=None)
+@click.option("--email", default=None)
+@common
+def erase_customer_command(state: State, phone: str | None, email: str | None) -> None:
+    """Anonymise a person's bookings in place; counts stay for the report."""
+    from engine.contacts import address_hash, normalise_email, normalise_phone
+    from engine.exceptions import UserInputError
+    from engine.privacy import erase_customer
+    from engine.tables import OptOutRow
+
+    if (phone is None) == (email is None):
+        raise UserInputError("erase-customer: give exactly one of --phone and --email", field="phone")
+    service = _service(state)
+    rt = state.runtime
+    number = normalise_phone(phone, country=rt.business.country) if phone else None
+    address = normalise_email(email) if email else None
+    with rt.database.session() as session:
+        result = erase_customer(session, business_id=service.business_id, playbooks=rt.playbooks,
+                                now=rt.now(), phone=number, email=address)
+        opted = session.query(OptOutRow).filter_by(
+            business_id=service.business_id,
+            address_hash=address_hash("sms" if number else "email", number or address or ""),
+        ).count()
+    data = {"customers": result.customers, "bookings": result.bookings,
+            "messages_cancelled": result.messages_cancelled, "opt_out_kept": bool(opted)}
+    emit(state, data, lambda: console.print(
+        f"erased {result.customers} customer(s), {result.bookings} booking(s); "
+        f"{result.messages_cancelled} pending message(s) cancelled"))

@@ -62,7 +62,8 @@ def to_email(message: OutgoingMessage) -> OutgoingEmail:
         html=message.html,
         ics=message.ics,
         ics_method=message.ics_method,
-        headers=dict(message.headers),
+        # build_mime owns Message-ID; the dispatcher passes it among the headers.
+        headers={k: v for k, v in message.headers.items() if k.lower() != "message-id"},
         message_id=message.headers.get("Message-ID", f"<{message.id}@forvent>"),
         date=message.date,
     )

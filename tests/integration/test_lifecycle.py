@@ -1,0 +1,206 @@
+"""Booking lifecycles through the real engine: SQLite file, seed playbooks, memory channels.
+
+The engine clock is a FixedClock moved by the test; nothing sleeps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from icalendar import Calendar
+
+from engine.bookings import BookingInput, BookingService
+from engine.channels.memory import MemoryChannel
+from engine.clock import FixedClock
+from engine.dispatcher import Dispatcher
+from engine.exceptions import ConflictError, PermanentChannelError, TransientChannelError
+from engine.runtime import Runtime
+from engine.settings import Settings
+from engine.tables import MessageRow
+
+REPO = Path(__file__).resolve().parents[2]
+OSLO = ZoneInfo("Europe/Oslo")
+MONDAY_NOON = datetime(2026, 11, 23, 12, 0, tzinfo=OSLO)
+
+
+class World:
+    def __init__(self, tmp_path: Path) -> None:
+        self.clock = FixedClock(MONDAY_NOON)
+        settings = Settings(
+            database_url=f"sqlite:///{tmp_path / 'forvent.db'}",
+            playbooks_dir=REPO / "playbooks",
+            templates_dir=REPO / "templates",
+            business_file=REPO / "business.yaml",
+            secret="test-secret",
+        )
+        self.rt = Runtime(settings, clock=self.clock)
+        self.rt.database.upgrade()
+        self.service = BookingService(self.rt)
+        self.sms = MemoryChannel("sms")
+        self.email = MemoryChannel("email")
+        self.dispatcher = Dispatcher(self.rt, {"sms": self.sms, "email": self.email})
+
+    def at(self, *args: int) -> None:
+        self.clock.set(datetime(*args, tzinfo=OSLO))  # type: ignore[misc]
+
+    def book(self, ref: str = "C-1", playbook: str = "car_service", **changes: object) -> None:
+        data = BookingInput(
+            ref=ref, playbook=playbook, name="Kari Nordmann", phone="+4791234567", email="kari@example.com",
+            start="2026-11-26T10:00", end="2026-11-26T14:00", locale="nb",
+            facts={"vehicle": "Toyota Corolla"} if playbook == "car_service" else {"task": "Tett avløp"},
+        )
+        for key, value in changes.items():
+            setattr(data, key, value)
+        self.service.book(data)
+
+    def rows(self, ref: str = "C-1") -> list[MessageRow]:
+        with self.rt.database.session() as s:
+            booking = self.service.get(s, ref)
+            return list(s.query(MessageRow).filter_by(booking_id=booking.id).order_by(MessageRow.id))
+
+    def row(self, step: str, channel: str = "sms", ref: str = "C-1") -> MessageRow:
+        found = [r for r in self.rows(ref) if r.step == step and r.channel == channel]
+        assert found, f"no {step}/{channel} row in {[(r.step, r.channel) for r in self.rows(ref)]}"
+        return found[-1]
+
+    def close(self) -> None:
+        self.dispatcher.close()
+        self.rt.close()
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    w = World(tmp_path)
+    yield w
+    w.close()
+
+
+def invite_of(message: object) -> Calendar:
+    ics = getattr(message, "ics")
+    assert ics is not None
+    return Calendar.from_ical(ics)
+
+
+def test_confirmation_goes_by_email_with_invite_and_by_sms(world: World) -> None:
+    world.book()
+    stats = world.dispatcher.run_until_idle()
+    assert stats.sent == 2
+    [email] = world.email.sent
+    assert email.step == "confirmation" and email.ics_method == "REQUEST"
+    event = next(iter(invite_of(email).walk("VEVENT")))
+    assert int(event["SEQUENCE"]) == 0
+    [sms] = world.sms.sent
+    assert "Toyota Corolla" in sms.body or "torsdag" in sms.body
+
+
+def test_cancel_cancels_pending_and_sends_the_cancelling_invite(world: World) -> None:
+    world.book()
+    world.dispatcher.run_until_idle()
+    world.service.cancel("C-1", reason="customer called")
+    assert world.row("reminder_day_before").status == "cancelled"
+    assert world.row("reminder_day_before").reason == "booking_cancelled"
+    world.dispatcher.run_until_idle()
+    cancels = [m for m in world.email.sent if m.ics_method == "CANCEL"]
+    assert len(cancels) == 1
+    event = next(iter(invite_of(cancels[0]).walk("VEVENT")))
+    first = next(iter(invite_of(world.email.sent[0]).walk("VEVENT")))
+    assert str(event["UID"]) == str(first["UID"])
+    assert int(event["SEQUENCE"]) > int(first["SEQUENCE"])
+    assert any(m.step == "cancelled" for m in world.sms.sent)
+
+
+def test_reschedule_supersedes_pending_rows_and_plans_the_new_date(world: World) -> None:
+    world.book()
+    world.at(2026, 11, 25, 17, 0)
+    world.dispatcher.run_until_idle()
+    assert world.row("reminder_day_before").status == "sent"
+    world.service.reschedule("C-1", start="2026-12-03T10:00", end="2026-12-03T14:00")
+    rows = [r for r in world.rows() if r.step == "reminder_day_before"]
+    assert [r.status for r in rows] == ["sent", "planned"]
+    assert rows[1].due_at == datetime(2026, 12, 2, 17, 0, tzinfo=OSLO)
+    two_hour = [r for r in world.rows() if r.step == "reminder_2h"]
+    assert [(r.status, r.reason) for r in two_hour] == [("cancelled", "superseded"), ("planned", None)]
+
+
+def test_delay_moves_pending_rows_and_refuses_after_start(world: World) -> None:
+    world.book()
+    before = world.row("reminder_2h")
+    world.at(2026, 11, 26, 7, 0)
+    world.service.delay("C-1", minutes=45, reason="parts arrived late")
+    after = world.row("reminder_2h")
+    assert after.id == before.id
+    assert after.due_at == before.due_at + timedelta(minutes=45)  # type: ignore[operator]
+    world.service.start("C-1")
+    with pytest.raises(ConflictError, match="started"):
+        world.service.delay("C-1", minutes=10)
+
+
+def test_small_delays_update_the_eta_silently_until_they_add_up(world: World) -> None:
+    world.book()
+    world.at(2026, 11, 26, 7, 0)
+    world.service.delay("C-1", minutes=5)
+    assert not [r for r in world.rows() if r.step == "delay_notice"]
+    world.at(2026, 11, 26, 7, 30)
+    world.service.delay("C-1", minutes=6)
+    notices = [r for r in world.rows() if r.step == "delay_notice"]
+    assert len(notices) >= 1
+
+
+def test_a_second_delay_within_two_minutes_supersedes_the_unsent_notice(world: World) -> None:
+    world.book()
+    world.at(2026, 11, 26, 7, 0)
+    world.service.delay("C-1", minutes=30)
+    world.at(2026, 11, 26, 7, 1)
+    world.service.delay("C-1", minutes=30)
+    notices = [r for r in world.rows() if r.step == "delay_notice" and r.channel == "sms"]
+    assert [(r.status, r.reason) for r in notices] == [("cancelled", "superseded"), ("planned", None)]
+    world.dispatcher.run_until_idle()
+    [sent] = [m for m in world.sms.sent if m.step == "delay_notice"]
+    assert "11:00" in sent.body
+
+
+def test_a_dispatcher_that_was_down_skips_stale_messages(world: World) -> None:
+    world.book()
+    world.at(2026, 11, 26, 7, 0)  # the day-before reminder (Wed 17:00) is 14 h overdue
+    world.dispatcher.run_until_idle()
+    assert (world.row("reminder_day_before").status, world.row("reminder_day_before").reason) == ("skipped", "stale")
+    assert world.row("confirmation").status == "skipped"
+
+
+def test_a_permanent_sms_failure_falls_back_to_email(world: World) -> None:
+    def invalid_number(message: object) -> None:
+        raise PermanentChannelError("invalid number", channel="sms", provider_code="21211")
+
+    world.sms.fault = invalid_number
+    world.book()
+    world.at(2026, 11, 26, 8, 0)
+    world.dispatcher.run_until_idle()
+    failed = world.row("reminder_2h")
+    assert (failed.status, failed.reason) == ("failed", "sms:21211")
+    fallback = world.row("reminder_2h", channel="email")
+    assert fallback.status == "sent" and fallback.replaces_id == failed.id
+
+
+def test_a_503_then_success_sends_once_with_two_attempts(world: World) -> None:
+    calls = {"n": 0}
+
+    def flaky(message: object) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise TransientChannelError("503", channel="sms", provider_code="503")
+
+    world.sms.fault = flaky
+    world.book()
+    world.dispatcher.run_until_idle()
+    row = world.row("confirmation")
+    assert (row.status, row.reason, row.attempts) == ("retrying", "sms:503", 1)
+    assert row.next_attempt_at is not None
+    world.clock.set(row.next_attempt_at)
+    world.dispatcher.run_until_idle()
+    row = world.row("confirmation")
+    assert (row.status, row.attempts) == ("sent", 2)
+    assert len([m for m in world.sms.sent if m.step == "confirmation"]) == 1
