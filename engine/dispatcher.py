@@ -434,9 +434,7 @@ class Dispatcher:
         except ChannelError as exc:
             item.error = exc
         except Exception as exc:  # a channel bug must not lose the message: retry it
-            log.exception(
-                "channel %s raised", item.outgoing.channel, extra={"message": item.message_id}
-            )
+            log.exception("channel %s raised on message %s", item.outgoing.channel, item.message_id)
             item.error = TransientChannelError(
                 str(exc), channel=item.outgoing.channel, provider_code="exception"
             )
