@@ -517,9 +517,15 @@ class Dispatcher:
                 )
             )
         )
-        for channel in playbook.step_channels(step):
+        # The step's own list first, then the playbook's: an SMS-only reminder to a
+        # number that cannot take SMS still reaches the customer by email.
+        for channel in dict.fromkeys([*playbook.step_channels(step), *playbook.channels]):
             if channel in used or not booking.customer.can_receive(channel):
                 continue
+            template = row.template or step.template
+            if self.rt.renderer.resolve(playbook.playbook, template, channel, booking.locale,  # type: ignore[arg-type]
+                                        playbook.default_locale) is None:
+                continue  # lint guarantees templates only for the step's own channels
             fallback = MessageRow(
                 business_id=row.business_id,
                 booking_id=row.booking_id,

@@ -177,11 +177,11 @@ def test_a_permanent_sms_failure_falls_back_to_email(world: World) -> None:
 
     world.sms.fault = invalid_number
     world.book()
-    world.at(2026, 11, 26, 8, 0)
+    world.at(2026, 11, 25, 17, 0)
     world.dispatcher.run_until_idle()
-    failed = world.row("reminder_2h")
+    failed = world.row("reminder_day_before")
     assert (failed.status, failed.reason) == ("failed", "sms:21211")
-    fallback = world.row("reminder_2h", channel="email")
+    fallback = world.row("reminder_day_before", channel="email")
     assert fallback.status == "sent" and fallback.replaces_id == failed.id
 
 
