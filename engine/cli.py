@@ -27,7 +27,8 @@ from engine.runtime import Runtime
 from engine.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
-console = Console()
+# Piped output gets a wide console: rich's 80-column default folds every table cell.
+console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 
 
@@ -221,12 +222,15 @@ def preview(state: State, playbook: str, start: str, end: str | None, tz: str | 
 
     def human() -> None:
         table = Table(show_lines=True)
-        for col in ("send at", "step", "channel", "status", "message"):
-            table.add_column(col)
+        for col in ("send at", "step", "channel", "status"):
+            table.add_column(col, no_wrap=True)
+        table.add_column("message", ratio=1)
         for item in data:
             text = item["body"] or ""
             if item["subject"]:
-                text = f"[b]{item['subject']}[/b]\n{text}"
+                lines = text.strip().splitlines()
+                more = f"\n[dim]... {len(lines) - 6} more lines[/dim]" if len(lines) > 6 else ""
+                text = f"[b]{item['subject']}[/b]\n" + "\n".join(lines[:6]) + more
             if item["segments"]:
                 text += f"\n[dim]{item['encoding']}, {item['segments']} segment(s)[/dim]"
             if item["attachments"]:

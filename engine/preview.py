@@ -126,8 +126,8 @@ class Previewer:
             booking_row = service.get(session, ref)
             query = select(MessageRow).where(MessageRow.booking_id == booking_row.id).order_by(MessageRow.due_at, MessageRow.id)
             for row in session.scalars(query):
-                if row.id in rendered and rendered[row.id].status not in ("planned",):
-                    continue
+                if row.id in rendered:
+                    continue  # rendered as of its own send time, or already final
                 due = row.ready_at or row.due_at
                 if row.status == "planned" and (before is None or (due is not None and due <= before)):
                     rendered[row.id] = self._render(rt, dispatcher, service, session, row, booking_row)
@@ -149,6 +149,12 @@ class Previewer:
         step = dispatcher._step(playbook, row)
         event = dispatcher._event(session, row)
         order = (0, send_at, row.id)
+        verdict = dispatcher._check(row, booking_row, booking, step, event, send_at)
+        if verdict is not None and verdict[0] != "planned":
+            return PreviewRow(step=row.step, channel=row.channel, status=str(verdict[0]), reason=verdict[1],
+                              send_at=send_at, order=order)
+        if verdict is not None and verdict[2] is not None:  # quiet hours at send time: re-timed
+            send_at, order = verdict[2], (0, verdict[2], row.id)
         try:
             outgoing, carries_invite = dispatcher._render(row, booking_row, booking, playbook, step, event, send_at)
         except TemplateRenderError as exc:
