@@ -7,8 +7,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -67,6 +65,8 @@ class Database:
 
     def upgrade(self) -> None:
         """Create or upgrade the schema (Alembic ``upgrade head``), then refresh statistics."""
+        from alembic import command  # migrations are rare; keep them off every command's start-up
+
         config = alembic_config(self.url)
         try:
             with self.engine.begin() as connection:
@@ -96,7 +96,9 @@ class Database:
         self.engine.dispose()
 
 
-def alembic_config(url: str) -> Config:
+def alembic_config(url: str) -> Any:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))

@@ -80,7 +80,9 @@ class Linter:
                   where: str, *, shared: bool = False) -> None:
         playbook = loaded.playbook
         pid = "_shared" if shared else playbook.playbook
-        name = self.renderer.resolve(pid, template, kind, locale, playbook.default_locale)  # type: ignore[arg-type]
+        # A listed locale needs its own template: at run time a missing one would
+        # silently fall back to the default language.
+        name = self.renderer.resolve(pid, template, kind, locale, locale)  # type: ignore[arg-type]
         if name is None:
             report.errors.append(
                 f"{where}: missing template {template}.{kind}.j2 for locale {locale} "
