@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import outbox, timing
+from engine.alerts import URGENT_SKIP_REASONS, alert_text, raise_alert
 from engine.contacts import address_hash, normalise_email, normalise_phone
 from engine.exceptions import ConflictError, NotFoundError, UserInputError
 from engine.facts import check_facts, facts_for_templates, parse_money
@@ -434,7 +435,7 @@ class BookingService:
         planned = planner.timed(value, now=now)
         if notify:
             planned += planner.for_event(value, event, now=now, invite_sent=row.invite_sent)
-        outbox.enqueue(
+        touched = outbox.enqueue(
             session,
             business_id=self.business_id,
             booking_id=row.id,
@@ -443,6 +444,12 @@ class BookingService:
             schedule_version=row.schedule_version,
             tz_name=row.timezone,
         )
+        for message in touched:
+            if message.status == "skipped" and message.urgent and message.reason in URGENT_SKIP_REASONS:
+                customer = session.get(CustomerRow, row.customer_id)
+                text = alert_text(self.rt.business, "undelivered", step=message.step, reason=message.reason,
+                                  name=customer.name if customer else "?", ref=row.ref)
+                raise_alert(session, business=self.rt.business, booking_id=row.id, ref=row.ref, text=text, now=now)
         return event
 
     def replan(self, session: Session, row: BookingRow, *, now: datetime) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import outbox, timing
+from engine.alerts import STAFF_ALERT, URGENT_SKIP_REASONS, alert_text, raise_alert
 from engine.bookings import BookingService
 from engine.channels.base import BaseChannel, OutgoingMessage, SendResult
 from engine.context import Links, build_context
@@ -32,7 +33,7 @@ from engine.planner import BUILTIN_STEPS, INVITE_EVENTS
 from engine.playbooks import Playbook, StepSpec
 from engine.retry import GiveUp, RetryPolicy
 from engine.runtime import Runtime
-from engine.tables import BookingRow, HistoryRow, MessageRow
+from engine.tables import BookingRow, CustomerRow, HistoryRow, MessageRow
 from engine.values import STARTED_OR_LATER, Booking, BookingStatus, Event, MessageStatus
 
 S = MessageStatus
@@ -144,6 +145,10 @@ class Dispatcher:
         row = session.get(MessageRow, message_id)
         assert row is not None
         booking_row = session.get(BookingRow, row.booking_id) if row.booking_id else None
+        if row.step == STAFF_ALERT:
+            return _Prepared(
+                message_id=row.id, outgoing=self._alert(row, booking_row, now), carries_invite=False
+            )
         if booking_row is None:
             outbox.transition(
                 session, row, S.FAILED, now=now, reason="no_booking", expect=[S.SENDING]
@@ -185,6 +190,8 @@ class Dispatcher:
                     ready_at=None,
                 )
                 stats.skipped += 1
+                if step.urgent and reason in URGENT_SKIP_REASONS:
+                    self._alert_staff(session, row, booking_row, reason, now)
             return None
         try:
             outgoing, carries_invite = self._render(
@@ -209,16 +216,7 @@ class Dispatcher:
         return _Prepared(message_id=row.id, outgoing=outgoing, carries_invite=carries_invite)
 
     def _step(self, playbook: Playbook, row: MessageRow) -> StepSpec:
-        step = playbook.step(row.step)
-        if step is not None:
-            return step
-        for builtin in BUILTIN_STEPS.values():
-            if builtin.id == row.step:
-                return builtin
-        # invite_update, reply_<class>, staff alerts: answers the engine sends itself, at once
-        return StepSpec(
-            id=row.step, when="customer.replied", template=row.template or row.step, urgent=True
-        )
+        return step_of(playbook, row)
 
     def _event(self, session: Session, row: MessageRow) -> Event | None:
         if row.event_id is None:
@@ -259,6 +257,8 @@ class Dispatcher:
         reason = planner.condition_reason(booking, step, row.channel, now=now, event=event)
         if reason:
             return S.SKIPPED, reason, None
+        if row.step == "reply_stop" and booking.customer.phone:
+            return None  # the acknowledgement of STOP is the last SMS that number gets
         if not booking.customer.can_receive(row.channel):
             return (
                 S.SKIPPED,
@@ -483,8 +483,10 @@ class Dispatcher:
                 ready_at=None,
             )
             stats.failed += 1
-            if decision.fall_back:
-                self._fall_back(session, row, now)
+            fallback = self._fall_back(session, row, now) if decision.fall_back else None
+            if fallback is None and row.urgent and row.step != STAFF_ALERT:
+                booking_row = session.get(BookingRow, row.booking_id) if row.booking_id else None
+                self._alert_staff(session, row, booking_row, decision.reason, now)
             return
         outbox.transition(
             session,
@@ -502,60 +504,145 @@ class Dispatcher:
         stats.retrying += 1
 
     def _fall_back(self, session: Session, row: MessageRow, now: datetime) -> MessageRow | None:
-        """A permanent failure: the same message on the step's next unused channel."""
-        booking_row = session.get(BookingRow, row.booking_id)
-        if booking_row is None:
-            return None
-        playbook = self.rt.playbooks.get(booking_row.playbook)
-        step = self._step(playbook, row)
-        booking = self.service.value(session, booking_row)
-        base_key = row.key.split(">")[0]
-        used = set(
-            session.scalars(
-                select(MessageRow.channel).where(
-                    MessageRow.booking_id == row.booking_id, MessageRow.key.like(f"{base_key}%")
-                )
+        return plan_fallback(self.rt, self.service, session, row, now)
+
+    # --- staff alerts --------------------------------------------------------------
+
+    def _alert(
+        self, row: MessageRow, booking_row: BookingRow | None, now: datetime
+    ) -> OutgoingMessage:
+        business = self.rt.business
+        ref = booking_row.ref if booking_row else "-"
+        domain = business.from_address.rpartition("@")[2] or "forvent.local"
+        headers = {
+            "X-Forvent-Booking": ref,
+            "X-Forvent-Step": row.step,
+            "X-Forvent-Message": str(row.id),
+            "Message-ID": f"<forvent-{row.id}-{row.attempts}@{domain}>",
+        }
+        return OutgoingMessage(
+            id=str(row.id),
+            channel=row.channel,
+            booking_ref=ref,
+            step=row.step,
+            to=row.to_addr or "",
+            body=row.body or "",
+            subject=row.subject,
+            sender=os.environ.get("TWILIO_FROM") or business.sms_sender,
+            from_addr=business.from_address,
+            from_name=business.name,
+            reply_to=business.email or business.from_address,
+            headers=headers,
+            date=now,
+            status_callback=f"{self.rt.settings.public_url}/webhooks/twilio/status?m={row.id}",
+        )
+
+    def _alert_staff(
+        self,
+        session: Session,
+        row: MessageRow,
+        booking_row: BookingRow | None,
+        reason: str | None,
+        now: datetime,
+    ) -> None:
+        customer = booking_row and session.get(CustomerRow, booking_row.customer_id)
+        text = alert_text(
+            self.rt.business,
+            "undelivered",
+            step=row.step,
+            reason=reason,
+            name=customer.name if customer else "?",
+            ref=booking_row.ref if booking_row else "-",
+        )
+        raise_alert(
+            session,
+            business=self.rt.business,
+            booking_id=row.booking_id,
+            ref=booking_row.ref if booking_row else None,
+            text=text,
+            now=now,
+        )
+
+
+def plan_fallback(
+    rt: Runtime, service: BookingService, session: Session, row: MessageRow, now: datetime
+) -> MessageRow | None:
+    """A permanent failure: the same message on the step's next unused channel."""
+    booking_row = session.get(BookingRow, row.booking_id) if row.booking_id else None
+    if booking_row is None or row.step == STAFF_ALERT:
+        return None
+    playbook = rt.playbooks.get(booking_row.playbook)
+    step = step_of(playbook, row)
+    booking = service.value(session, booking_row)
+    base_key = row.key.split(">")[0]
+    used = set(
+        session.scalars(
+            select(MessageRow.channel).where(
+                MessageRow.booking_id == row.booking_id, MessageRow.key.like(f"{base_key}%")
             )
         )
-        # The step's own list first, then the playbook's: an SMS-only reminder to a
-        # number that cannot take SMS still reaches the customer by email.
-        for channel in dict.fromkeys([*playbook.step_channels(step), *playbook.channels]):
-            if channel in used or not booking.customer.can_receive(channel):
-                continue
-            template = row.template or step.template
-            if self.rt.renderer.resolve(playbook.playbook, template, channel, booking.locale,  # type: ignore[arg-type]
-                                        playbook.default_locale) is None:
-                continue  # lint guarantees templates only for the step's own channels
-            fallback = MessageRow(
-                business_id=row.business_id,
-                booking_id=row.booking_id,
-                key=f"{base_key}>{channel}",
-                step=row.step,
-                template=row.template,
-                channel=channel,
-                status=str(S.PLANNED),
-                due_at=now,
-                ready_at=now,
-                event_id=row.event_id,
-                urgent=row.urgent,
-                about_at=row.about_at,
-                moves_with_start=row.moves_with_start,
-                attempts=0,
-                replaces_id=row.id,
-                schedule_version=row.schedule_version,
-                created_at=now,
-                updated_at=now,
+    )
+    # The step's own list first, then the playbook's: an SMS-only reminder to a
+    # number that cannot take SMS still reaches the customer by email.
+    for channel in dict.fromkeys([*playbook.step_channels(step), *playbook.channels]):
+        if channel in used or not booking.customer.can_receive(channel):
+            continue
+        template = row.template or step.template
+        if (
+            rt.renderer.resolve(
+                playbook.playbook,
+                template,
+                channel,
+                booking.locale,  # type: ignore[arg-type]
+                playbook.default_locale,
             )
-            session.add(fallback)
-            session.flush()
-            outbox.record(
-                session,
-                business_id=row.business_id,
-                booking_id=row.booking_id,
-                message_id=fallback.id,
-                at=now,
-                kind="message:planned",
-                detail=f"{row.step} ({channel}): replaces message {row.id}",
-            )
-            return fallback
-        return None
+            is None
+        ):
+            continue  # lint guarantees templates only for the step's own channels
+        fallback = MessageRow(
+            business_id=row.business_id,
+            booking_id=row.booking_id,
+            key=f"{base_key}>{channel}",
+            step=row.step,
+            template=row.template,
+            channel=channel,
+            status=str(S.PLANNED),
+            due_at=now,
+            ready_at=now,
+            event_id=row.event_id,
+            urgent=row.urgent,
+            about_at=row.about_at,
+            moves_with_start=row.moves_with_start,
+            attempts=0,
+            replaces_id=row.id,
+            schedule_version=row.schedule_version,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(fallback)
+        session.flush()
+        outbox.record(
+            session,
+            business_id=row.business_id,
+            booking_id=row.booking_id,
+            message_id=fallback.id,
+            at=now,
+            kind="message:planned",
+            detail=f"{row.step} ({channel}): replaces message {row.id}",
+        )
+        return fallback
+    return None
+
+
+def step_of(playbook: Playbook, row: MessageRow) -> StepSpec:
+    """The step a row belongs to: the playbook's, a built-in, or an answer the engine sends itself."""
+    step = playbook.step(row.step)
+    if step is not None:
+        return step
+    for builtin in BUILTIN_STEPS.values():
+        if builtin.id == row.step:
+            return builtin
+    # invite_update, reply_<class>: answers the engine sends at once
+    return StepSpec(
+        id=row.step, when="customer.replied", template=row.template or row.step, urgent=True
+    )

@@ -62,26 +62,27 @@ REQUIRED_BLOCKS: Final[Mapping[str, tuple[str, ...]]] = {
 }
 OPTIONAL_BLOCKS: Final[Mapping[str, tuple[str, ...]]] = {"email": ("html",), "ics": ()}
 
+
+def _names(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
 #: What templates can read (docs/templates.md, built by engine/context.py). ``now``
 #: is a datetime and ``event.data`` depends on the event, so neither is listed.
 CONTEXT_ATTRIBUTES: Final[Mapping[str, frozenset[str]]] = {
-    "customer": frozenset({"name", "first_name", "phone", "email", "locale", "marketing_ok"}),
-    "booking": frozenset(
-        {
-            "ref", "playbook", "title", "start", "end", "promised_start", "promised_end",
-            "timezone", "location", "status", "confirmed", "delay_minutes", "delay_reason",
-            "facts", "findings", "final_price", "pickup_at", "choices", "score",
-        }
-    ),  # fmt: skip
-    "business": frozenset(
-        {
-            "name", "phone", "email", "address", "website", "review_url", "currency",
-            "sms_sender", "sms_two_way", "timezone", "country", "prices_include_vat",
-        }
-    ),  # fmt: skip
-    "links": frozenset({"page", "invite", "review", "unsubscribe"}),
-    "step": frozenset({"id", "channel"}),
-    "event": frozenset({"name", "at", "data"}),
+    "customer": _names("name first_name phone email locale marketing_ok"),
+    "booking": _names(
+        "ref playbook title start end promised_start promised_end timezone location status"
+        " confirmed delay_minutes delay_reason facts findings final_price pickup_at choices"
+        " score"
+    ),
+    "business": _names(
+        "name phone email address website review_url currency sms_sender sms_two_way"
+        " timezone country prices_include_vat"
+    ),
+    "links": _names("page invite review unsubscribe"),
+    "step": _names("id channel"),
+    "event": _names("name at data"),
 }
 CONTEXT_NAMES: Final = frozenset({*CONTEXT_ATTRIBUTES, "now"})
 # ``booking.facts`` is a dict: these read it without naming a fact.
@@ -131,7 +132,7 @@ class _Words:
     days: tuple[str, str, str] | None  # yesterday, today, tomorrow
 
     @property
-    def datetime(self) -> str:
+    def weekday_day_month_time(self) -> str:
         return " ".join(part for part in (self.weekday_day_month, self.at, "HH:mm") if part)
 
     @property
@@ -140,11 +141,19 @@ class _Words:
 
 
 _WORDS: Final[Mapping[str, _Words]] = {
-    "nb": _Words("d. MMMM", "EEEE d. MMMM", "EEEE d. MMMM y", "'kl.'", ("i går", "i dag", "i morgen")),
-    "da": _Words(
-        "d. MMMM", "EEEE 'den' d. MMMM", "EEEE 'den' d. MMMM y", "'kl.'", ("i går", "i dag", "i morgen")
+    "nb": _Words(
+        "d. MMMM", "EEEE d. MMMM", "EEEE d. MMMM y", "'kl.'", ("i går", "i dag", "i morgen")
     ),
-    "en": _Words("d MMMM", "EEEE d MMMM", "EEEE d MMMM y", "'at'", ("yesterday", "today", "tomorrow")),
+    "da": _Words(
+        "d. MMMM",
+        "EEEE 'den' d. MMMM",
+        "EEEE 'den' d. MMMM y",
+        "'kl.'",
+        ("i går", "i dag", "i morgen"),
+    ),
+    "en": _Words(
+        "d MMMM", "EEEE d MMMM", "EEEE d MMMM y", "'at'", ("yesterday", "today", "tomorrow")
+    ),
 }
 _TIME: Final = "HH:mm"  # 24-hour in every locale: customers of a Nordic business read it so
 
@@ -270,11 +279,13 @@ def _weekday(voice: _Voice, value: object) -> str:
 
 
 def _datetime(voice: _Voice, value: object) -> str:
-    return format_datetime(_instant(voice, value), voice.words.datetime, locale=voice.locale)
+    return format_datetime(
+        _instant(voice, value), voice.words.weekday_day_month_time, locale=voice.locale
+    )
 
 
 def _window(voice: _Voice, start: object, end: object) -> str:
-    """"10:00–10:30"; when the window ends on a later day, that day is named."""
+    """ "10:00–10:30"; when the window ends on a later day, that day is named."""
     first, last = _instant(voice, start), _instant(voice, end)
     begins = format_time(first, _TIME, locale=voice.locale)
     if first.date() == last.date():
@@ -421,7 +432,9 @@ class Renderer:
             self._resolved[key] = self._find(*key)
         return self._resolved[key]
 
-    def _find(self, playbook: str, template: str, kind: str, locale: str, default: str) -> str | None:
+    def _find(
+        self, playbook: str, template: str, kind: str, locale: str, default: str
+    ) -> str | None:
         # Names come from playbooks and bookings: only plain names may become paths.
         if not all(_PLAIN_NAME.fullmatch(part) for part in (template, locale, default)):
             return None
@@ -468,7 +481,9 @@ class Renderer:
         for block in REQUIRED_BLOCKS[kind]:
             if found[block] is None:
                 path = self.templates_dir / name
-                raise TemplateRenderError(f"{path}:1: missing {{% block {block} %}} in {kind} template")
+                raise TemplateRenderError(
+                    f"{path}:1: missing {{% block {block} %}} in {kind} template"
+                )
         return {block: text or "" for block, text in found.items()}
 
     def render_sms(
@@ -496,12 +511,12 @@ class Renderer:
         """Subject on one line, tidied text, and the autoescaped ``html`` block or None."""
         name = self._require(playbook, template, "email", locale, default_locale)
         context = _on_channel(context, "email")
-        text = self._required(name, "email", self._blocks(False, name, context, ("subject", "text")))
-        html = self._blocks(True, name, context, ("html",))["html"]
+        text = self._required(
+            name, "email", self._blocks(False, name, context, ("subject", "text"))
+        )
+        html = (self._blocks(True, name, context, ("html",))["html"] or "").strip()
         return RenderedEmail(
-            subject=_one_line(text["subject"]),
-            text=_tidy(text["text"]),
-            html=html.strip() or None if html is not None else None,
+            subject=_one_line(text["subject"]), text=_tidy(text["text"]), html=html or None
         )
 
     def render_ics(
@@ -569,7 +584,10 @@ def _block_problems(tree: nodes.Template, kind: str) -> Iterator[tuple[int, str]
     known = {*required, *OPTIONAL_BLOCKS[kind]}
     for block, line in found.items():
         if block not in known:
-            yield line, f"unknown block {block!r} (a {kind} template has {', '.join(sorted(known))})"
+            yield (
+                line,
+                f"unknown block {block!r} (a {kind} template has {', '.join(sorted(known))})",
+            )
 
 
 def _name_problems(tree: nodes.Template) -> Iterator[tuple[int, str]]:
@@ -600,6 +618,7 @@ def _text(node: nodes.Node) -> str | None:
 
 
 def _attribute_problems(tree: nodes.Template, facts: set[str]) -> Iterator[tuple[int, str]]:
+    known_facts = facts | _DICT_READERS
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
         path = _path(node)
         if path is None or any(part.startswith("_") for part in path):
@@ -609,13 +628,10 @@ def _attribute_problems(tree: nodes.Template, facts: set[str]) -> Iterator[tuple
             if attr not in CONTEXT_ATTRIBUTES[root]:
                 known = ", ".join(sorted(CONTEXT_ATTRIBUTES[root]))
                 yield node.lineno, f"unknown attribute {root}.{attr} ({root} has {known})"
-        elif len(path) == 3 and path[:2] == ("booking", "facts"):
-            if path[2] not in facts and path[2] not in _DICT_READERS:
-                declared = ", ".join(sorted(facts)) or "none"
-                yield node.lineno, (
-                    f"booking.facts.{path[2]} is not a fact the playbook declares "
-                    f"(declared: {declared})"
-                )
+        elif path[:2] == ("booking", "facts") and len(path) == 3 and path[2] not in known_facts:
+            declared = ", ".join(sorted(facts)) or "none"
+            message = f"booking.facts.{path[2]} is not a fact the playbook declares"
+            yield node.lineno, f"{message} (declared: {declared})"
 
 
 def _unsafe_problems(tree: nodes.Template) -> Iterator[tuple[int, str]]:

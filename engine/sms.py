@@ -20,6 +20,7 @@ segment more.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -38,7 +39,8 @@ _BASIC: Final = (
 )
 # Extension table: each costs two septets (ESC + code).
 _EXTENSION: Final = "\f^{}\\[~]|€"
-_SEPTETS: Final[dict[str, int]] = {**dict.fromkeys(_BASIC, 1), **dict.fromkeys(_EXTENSION, 2)}
+_GSM: Final = frozenset(_BASIC + _EXTENSION)
+_BMP_END: Final = "\uffff"  # a character above it is a surrogate pair in UTF-16
 
 GSM_SINGLE: Final = 160  # septets in a message of one segment
 GSM_MULTIPART: Final = 153  # septets per segment of a longer message
@@ -75,34 +77,38 @@ class SmsInfo:
 
 def sms_info(text: str) -> SmsInfo:
     """The encoding, segment count and size of ``text``; the empty text is one GSM-7 segment."""
-    septets = [_SEPTETS.get(char, 0) for char in text]
-    if all(septets):
-        return SmsInfo(
-            encoding="GSM-7", segments=_segments(septets, GSM_SINGLE, GSM_MULTIPART), units=sum(septets)
-        )
-    code_units = [2 if ord(char) > 0xFFFF else 1 for char in text]
-    return SmsInfo(
-        encoding="UCS-2",
-        segments=_segments(code_units, UCS2_SINGLE, UCS2_MULTIPART),
-        units=sum(code_units),
-    )
+    if _GSM.issuperset(text):
+        wide = sum(map(text.count, _EXTENSION))
+        widths = (2 if char in _EXTENSION else 1 for char in text)
+        segments = _segments(widths, len(text) + wide, wide, GSM_SINGLE, GSM_MULTIPART)
+        return SmsInfo(encoding="GSM-7", segments=segments, units=len(text) + wide)
+    units = len(text.encode("utf-16-le", "surrogatepass")) // 2
+    widths = (2 if char > _BMP_END else 1 for char in text)
+    segments = _segments(widths, units, units - len(text), UCS2_SINGLE, UCS2_MULTIPART)
+    return SmsInfo(encoding="UCS-2", segments=segments, units=units)
 
 
-def _segments(sizes: list[int], single: int, multipart: int) -> int:
-    """Greedy packing of characters of ``sizes`` units; no character is split."""
-    if sum(sizes) <= single:
+def _segments(widths: Iterable[int], units: int, wide: int, single: int, multipart: int) -> int:
+    """Segments for characters of ``widths`` units, ``wide`` of them two units wide.
+
+    Packed greedily: a two-unit character that does not fit in what is left of
+    a segment starts the next one.
+    """
+    if units <= single:
         return 1
+    if not wide:  # nothing can straddle a boundary
+        return -(-units // multipart)
     count, used = 1, 0
-    for size in sizes:
-        if used + size > multipart:
+    for width in widths:
+        if used + width > multipart:
             count, used = count + 1, 0
-        used += size
+        used += width
     return count
 
 
 def is_gsm7(text: str) -> bool:
     """True when ``text`` can be sent in the GSM-7 alphabet."""
-    return all(char in _SEPTETS for char in text)
+    return _GSM.issuperset(text)
 
 
 def gsm_friendly(text: str) -> str:
