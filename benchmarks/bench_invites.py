@@ -53,9 +53,7 @@ def main(count: int) -> None:
         for invite in invites:
             build_invite(invite)
         per_round.append((time.perf_counter() - started) / count * 1e6)
-    print(
-        f"per invite, median of {ROUNDS} rounds of {count}: {statistics.median(per_round):.0f} us"
-    )
+    print(f"per invite, median of {ROUNDS} rounds of {count}: {statistics.median(per_round):.0f} us")
 
 
 if __name__ == "__main__":

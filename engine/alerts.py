@@ -20,7 +20,7 @@ URGENT_SKIP_REASONS = frozenset({"opted_out", "no_channel"})
 
 TEXTS = {
     "nb": {
-        "undelivered": "Forvent: «{step}» til {name} ({ref}) ble ikke levert: {reason}. Ta kontakt med kunden.",
+        "undelivered": "Forvent: «{step}» til {name} ({ref}) ble ikke levert: {reason}. Kontakt kunden.",
         "reply": "Forvent: svar fra {name} ({ref}): «{text}»",
         "decline": "Forvent: {name} ({ref}) svarte NEI. Ta kontakt.",
         "change": "Forvent: {name} ({ref}) vil endre tid. Ta kontakt.",
@@ -36,7 +36,9 @@ TEXTS = {
         "subject": "Forvent: kræver opfølgning ({ref})",
     },
     "en": {
-        "undelivered": "Forvent: '{step}' to {name} ({ref}) was not delivered: {reason}. Please contact the customer.",
+        "undelivered": (
+            "Forvent: '{step}' to {name} ({ref}) was not delivered: {reason}. Contact the customer."
+        ),
         "reply": "Forvent: reply from {name} ({ref}): '{text}'",
         "decline": "Forvent: {name} ({ref}) replied NO. Please get in touch.",
         "change": "Forvent: {name} ({ref}) wants another time. Please get in touch.",

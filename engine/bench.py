@@ -50,8 +50,11 @@ def _latency(seconds: float) -> Callable[[Any], None]:
 
 def _world(root: Path, concurrency: int) -> tuple[Runtime, FixedClock, BookingService]:
     settings = Settings(
-        database_url=f"sqlite:///{root / 'bench.db'}", playbooks_dir=Path("playbooks"),
-        templates_dir=Path("templates"), business_file=Path("business.yaml"), secret="bench",
+        database_url=f"sqlite:///{root / 'bench.db'}",
+        playbooks_dir=Path("playbooks"),
+        templates_dir=Path("templates"),
+        business_file=Path("business.yaml"),
+        secret="bench",
         dispatch_concurrency=concurrency,
     )
     clock = FixedClock(START)
@@ -63,18 +66,25 @@ def _world(root: Path, concurrency: int) -> tuple[Runtime, FixedClock, BookingSe
 def _book(service: BookingService, count: int) -> float:
     began = time.perf_counter()
     for i in range(count):
-        service.book(BookingInput(
-            ref=f"B{i}", playbook="plumber_visit", name="Kari Nordmann", phone="+4791234567",
-            email="kari@example.com", start=START + timedelta(days=3, minutes=i % 600), locale="nb",
-            facts={"task": "Tett avløp"},
-        ))
+        service.book(
+            BookingInput(
+                ref=f"B{i}",
+                playbook="plumber_visit",
+                name="Kari Nordmann",
+                phone="+4791234567",
+                email="kari@example.com",
+                start=START + timedelta(days=3, minutes=i % 600),
+                locale="nb",
+                facts={"task": "Tett avløp"},
+            )
+        )
     return time.perf_counter() - began
 
 
 def run(bookings: int = 2000, latency_ms: float = 100.0, concurrency: int = 64) -> list[Figure]:
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="forvent-bench-") as tmp:
-        rt, clock, service = _world(Path(tmp), concurrency)
+        rt, _clock, service = _world(Path(tmp), concurrency)
         elapsed = _book(service, bookings)
         figures.append(Figure("book (plan + enqueue), bookings/s", bookings / elapsed, "per s"))
         with rt.database.session() as session:
@@ -87,9 +97,15 @@ def run(bookings: int = 2000, latency_ms: float = 100.0, concurrency: int = 64) 
         drained = time.perf_counter() - began
         dispatcher.close()
         total = stats.sent + stats.skipped + stats.failed
-        figures.append(Figure(f"burst drain, {total} due at one instant", total / drained, "msgs/s",
-                              f"{latency_ms:.0f} ms provider, {concurrency} in flight; "
-                              f"sent {stats.sent}, lost {total - stats.claimed if total > stats.claimed else 0}"))
+        figures.append(
+            Figure(
+                f"burst drain, {total} due at one instant",
+                total / drained,
+                "msgs/s",
+                f"{latency_ms:.0f} ms provider, {concurrency} in flight; "
+                f"sent {stats.sent}, lost {total - stats.claimed if total > stats.claimed else 0}",
+            )
+        )
         figures.append(Figure("burst drain, wall time", drained, "s"))
         moves = []
         for i in range(50):

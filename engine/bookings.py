@@ -79,9 +79,7 @@ def _text(value: str | None, field_name: str, limit: int = MAX_TEXT) -> str | No
 def _check_ref(ref: str) -> str:
     ref = (ref or "").strip()
     if not ref or len(ref) > 100 or any(c.isspace() or c in "/?#%" for c in ref):
-        raise UserInputError(
-            f"ref: {ref!r} must be 1-100 characters without spaces or / ? # %", field="ref"
-        )
+        raise UserInputError(f"ref: {ref!r} must be 1-100 characters without spaces or / ? # %", field="ref")
     return ref
 
 
@@ -109,9 +107,7 @@ class BookingService:
 
     def find(self, session: Session, ref: str) -> BookingRow | None:
         return session.scalar(
-            select(BookingRow).where(
-                BookingRow.business_id == self.business_id, BookingRow.ref == ref
-            )
+            select(BookingRow).where(BookingRow.business_id == self.business_id, BookingRow.ref == ref)
         )
 
     def get(self, session: Session, ref: str) -> BookingRow:
@@ -255,9 +251,7 @@ class BookingService:
             out["name"] = name
         if data.phone is not None:
             out["phone"] = (
-                normalise_phone(data.phone, country=self.rt.business.country)
-                if data.phone.strip()
-                else None
+                normalise_phone(data.phone, country=self.rt.business.country) if data.phone.strip() else None
             )
         if data.email is not None:
             out["email"] = normalise_email(data.email) if data.email.strip() else None
@@ -267,9 +261,7 @@ class BookingService:
 
     def _locale(self, data: BookingInput, playbook_id: str, current: str | None) -> str:
         playbook = self.rt.playbooks.get(playbook_id)
-        locale = (
-            data.locale or current or playbook.default_locale or self.rt.business.default_locale
-        )
+        locale = data.locale or current or playbook.default_locale or self.rt.business.default_locale
         if locale not in playbook.all_locales:
             raise UserInputError(
                 f"locale: {locale!r} is not one of {playbook.playbook}'s locales "
@@ -293,9 +285,7 @@ class BookingService:
         start, end = self._times(data, tz, playbook.playbook, now, allow_past)
         contact = self._customer_fields(data)
         if not contact.get("phone") and not contact.get("email"):
-            raise UserInputError(
-                "phone: a booking needs a phone number or an email address", field="phone"
-            )
+            raise UserInputError("phone: a booking needs a phone number or an email address", field="phone")
         facts = check_facts(playbook, data.facts, require=True)
         locale = self._locale(data, playbook.playbook, None)
         location = _text(data.location, "location")
@@ -447,9 +437,22 @@ class BookingService:
         for message in touched:
             if message.status == "skipped" and message.urgent and message.reason in URGENT_SKIP_REASONS:
                 customer = session.get(CustomerRow, row.customer_id)
-                text = alert_text(self.rt.business, "undelivered", step=message.step, reason=message.reason,
-                                  name=customer.name if customer else "?", ref=row.ref)
-                raise_alert(session, business=self.rt.business, booking_id=row.id, ref=row.ref, text=text, now=now)
+                text = alert_text(
+                    self.rt.business,
+                    "undelivered",
+                    step=message.step,
+                    reason=message.reason,
+                    name=customer.name if customer else "?",
+                    ref=row.ref,
+                )
+                raise_alert(
+                    session,
+                    business=self.rt.business,
+                    booking_id=row.id,
+                    ref=row.ref,
+                    text=text,
+                    now=now,
+                )
         return event
 
     def replan(self, session: Session, row: BookingRow, *, now: datetime) -> None:
@@ -473,9 +476,7 @@ class BookingService:
         self, row: BookingRow, action: str, statuses: frozenset[BookingStatus] | set[BookingStatus]
     ) -> None:
         if B(row.status) in statuses:
-            raise ConflictError(
-                f"cannot {action} booking {row.ref}: it is {row.status}", field="ref"
-            )
+            raise ConflictError(f"cannot {action} booking {row.ref}: it is {row.status}", field="ref")
 
     def delay(
         self,
@@ -488,12 +489,8 @@ class BookingService:
     ) -> BookingRow:
         now = self.rt.now()
         if (minutes is None) == (until is None):
-            raise UserInputError(
-                "delay: give exactly one of --minutes and --until", field="minutes"
-            )
-        if minutes is not None and (
-            isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 1
-        ):
+            raise UserInputError("delay: give exactly one of --minutes and --until", field="minutes")
+        if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 1):
             raise UserInputError("minutes: must be a whole number of at least 1", field="minutes")
         reason = _text(reason, "reason", 500)
         with self.rt.database.session() as session:
@@ -542,13 +539,11 @@ class BookingService:
                     booking_id=row.id,
                     at=now,
                     kind="staff",
-                    detail=f"ETA updated without a message: below min_delay_notice",
+                    detail="ETA updated without a message: below min_delay_notice",
                 )
             return row
 
-    def _supersede_recent_delay_notice(
-        self, session: Session, row: BookingRow, now: datetime
-    ) -> None:
+    def _supersede_recent_delay_notice(self, session: Session, row: BookingRow, now: datetime) -> None:
         planner = self.rt.planner(row.playbook)
         steps = [s.id for s in planner.steps_for("booking.delayed")] + ["invite_update"]
         recent = session.scalars(
@@ -585,9 +580,7 @@ class BookingService:
             )
             if new_end <= new_start:
                 raise UserInputError("end: must be after start", field="end")
-            self._reschedule(
-                session, row, new_start, new_end, at=self._event_time(at, row, now), now=now
-            )
+            self._reschedule(session, row, new_start, new_end, at=self._event_time(at, row, now), now=now)
             return row
 
     def _reschedule(
@@ -600,9 +593,7 @@ class BookingService:
         at: datetime,
         now: datetime,
     ) -> None:
-        outbox.cancel_pending(
-            session, booking_id=row.id, reason="superseded", now=now, only_schedule=True
-        )
+        outbox.cancel_pending(session, booking_id=row.id, reason="superseded", now=now, only_schedule=True)
         row.start_at = row.promised_start = row.told_start = start
         row.end_at = row.promised_end = end
         row.confirmed = False
@@ -694,9 +685,7 @@ class BookingService:
             update=update,
         )
 
-    def complete(
-        self, ref: str, *, price: str | None = None, at: str | datetime | None = None
-    ) -> BookingRow:
+    def complete(self, ref: str, *, price: str | None = None, at: str | datetime | None = None) -> BookingRow:
         update: dict[str, Any] = {}
         data: dict[str, Any] = {}
         if price is not None:
@@ -723,9 +712,7 @@ class BookingService:
             cancel_reason="booking_cancelled",
         )
 
-    def cancel(
-        self, ref: str, *, reason: str | None = None, at: str | datetime | None = None
-    ) -> BookingRow:
+    def cancel(self, ref: str, *, reason: str | None = None, at: str | datetime | None = None) -> BookingRow:
         reason = _text(reason, "reason", 500)
         return self._status_event(
             ref,
@@ -738,9 +725,7 @@ class BookingService:
             cancel_reason="booking_cancelled",
         )
 
-    def confirm(
-        self, ref: str, *, at: str | datetime | None = None, source: str = "customer"
-    ) -> BookingRow:
+    def confirm(self, ref: str, *, at: str | datetime | None = None, source: str = "customer") -> BookingRow:
         now = self.rt.now()
         with self.rt.database.session() as session:
             row = self.get(session, ref)
@@ -753,9 +738,7 @@ class BookingService:
                 row.status = str(B.CONFIRMED)
             self._set_anchor(row, "confirmed", when)
             row.updated_at = now
-            self.apply_event(
-                session, row, "booking.confirmed", {"source": source}, at=when, now=now
-            )
+            self.apply_event(session, row, "booking.confirmed", {"source": source}, at=when, now=now)
             return row
 
     def finding(
@@ -792,7 +775,9 @@ class BookingService:
             self.apply_event(session, row, "job.finding", data, at=when, now=now)
             return row
 
-    def customer_event(self, ref: str, name: str, data: dict[str, Any], *, at: str | datetime | None = None) -> BookingRow:
+    def customer_event(
+        self, ref: str, name: str, data: dict[str, Any], *, at: str | datetime | None = None
+    ) -> BookingRow:
         """``customer.replied`` (``text``) or ``customer.scored`` (``score`` 0-10)."""
         now = self.rt.now()
         with self.rt.database.session() as session:

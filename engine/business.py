@@ -91,12 +91,7 @@ class BusinessProfile(BaseModel):
 
     @property
     def from_address(self) -> str:
-        return (
-            os.environ.get("FORVENT_EMAIL_FROM")
-            or self.email_from
-            or self.email
-            or "noreply@localhost"
-        )
+        return os.environ.get("FORVENT_EMAIL_FROM") or self.email_from or self.email or "noreply@localhost"
 
 
 SAMPLE_BUSINESS = BusinessProfile(

@@ -54,12 +54,9 @@ def _fail(message: str) -> None:
 def common(func: F) -> F:
     """Every command accepts ``--json`` and ``--now`` after its name, and reports user errors."""
 
-    @click.option("--json", "as_json", is_flag=True, default=False, help="Machine-readable output.")
-    @click.option("--now", "now", default=None, metavar="ISO", help="Engine clock (with offset).")
-    @click.pass_context
     @functools.wraps(func)
-    def wrapper(ctx: click.Context, *args: Any, as_json: bool, now: str | None, **kwargs: Any) -> Any:
-        state: State = ctx.obj
+    def wrapper(*args: Any, as_json: bool, now: str | None, **kwargs: Any) -> Any:
+        state: State = click.get_current_context().obj
         if as_json:
             state.as_json = True
         if now:
@@ -76,6 +73,12 @@ def common(func: F) -> F:
             if state._runtime is not None:
                 state._runtime.close()
 
+    wrapper = click.option("--now", "now", default=None, metavar="ISO", help="Engine clock (with offset).")(
+        wrapper
+    )
+    wrapper = click.option("--json", "as_json", is_flag=True, default=False, help="Machine-readable output.")(
+        wrapper
+    )
     return wrapper  # type: ignore[return-value]
 
 
@@ -87,8 +90,15 @@ def common(func: F) -> F:
 @click.option("--json", "as_json", is_flag=True, default=False, help="Machine-readable output.")
 @click.option("--now", default=None, metavar="ISO", help="Engine clock, with offset (env FORVENT_NOW).")
 @click.pass_context
-def cli(ctx: click.Context, db: str | None, playbooks: str | None, templates: str | None,
-        business: str | None, as_json: bool, now: str | None) -> None:
+def cli(
+    ctx: click.Context,
+    db: str | None,
+    playbooks: str | None,
+    templates: str | None,
+    business: str | None,
+    as_json: bool,
+    now: str | None,
+) -> None:
     """Forvent: proactive expectation messaging for service businesses."""
     try:
         settings = Settings.from_env()
@@ -127,8 +137,11 @@ def emit(state: State, data: Any, human: Callable[[], None]) -> None:
 def init_db(state: State) -> None:
     """Create or upgrade the schema, then ANALYZE."""
     state.runtime.database.upgrade()
-    emit(state, {"database": state.settings.database_url, "status": "ok"},
-         lambda: console.print(f"database ready: {state.settings.database_url}"))
+    emit(
+        state,
+        {"database": state.settings.database_url, "status": "ok"},
+        lambda: console.print(f"database ready: {state.settings.database_url}"),
+    )
 
 
 @cli.command()
@@ -156,7 +169,12 @@ def lint(state: State, playbook: tuple[str, ...], schema: bool) -> None:
         errors += report.errors
         warnings += report.warnings
     if state.as_json:
-        click.echo(json.dumps({"errors": errors, "warnings": warnings, "playbooks": [str(p) for p in paths]}, indent=2))
+        click.echo(
+            json.dumps(
+                {"errors": errors, "warnings": warnings, "playbooks": [str(p) for p in paths]},
+                indent=2,
+            )
+        )
     else:
         for line in warnings:
             click.echo(line, err=True)
@@ -197,13 +215,24 @@ def _business_or_sample(state: State) -> Any:
 @click.option("--fact", "facts", multiple=True, metavar="K=V")
 @click.option("--event", "events", multiple=True, metavar="NAME@ISO[,k=v]")
 @common
-def preview(state: State, playbook: str, start: str, end: str | None, tz: str | None, locale: str | None,
-            created: str | None, name: str, phone: str, email: str, facts: tuple[str, ...],
-            events: tuple[str, ...]) -> None:
+def preview(
+    state: State,
+    playbook: str,
+    start: str,
+    end: str | None,
+    tz: str | None,
+    locale: str | None,
+    created: str | None,
+    name: str,
+    phone: str,
+    email: str,
+    facts: tuple[str, ...],
+    events: tuple[str, ...],
+) -> None:
     """Dry-run timeline of one booking."""
     from engine.facts import parse_fact_args
-    from engine.preview import Previewer, parse_event
     from engine.playbooks import PlaybookSet
+    from engine.preview import Previewer, parse_event
 
     pb = PlaybookSet(state.settings.playbooks_dir).get(playbook)
     business = _business_or_sample(state)
@@ -212,9 +241,21 @@ def preview(state: State, playbook: str, start: str, end: str | None, tz: str | 
     given = parse_fact_args(facts)
     for fact, spec in pb.facts.items():
         if spec.required and fact not in given:
-            given[fact] = {"money": 1990, "bool": True, "number": 1, "date": "2026-11-24"}.get(spec.type, "Eksempel")
-    booking = BookingInput(ref="PREVIEW", playbook=playbook, name=name, phone=phone or None, email=email or None,
-                           start=start, end=end, timezone=zone.key, locale=locale, facts=given)
+            given[fact] = {"money": 1990, "bool": True, "number": 1, "date": "2026-11-24"}.get(
+                spec.type, "Eksempel"
+            )
+    booking = BookingInput(
+        ref="PREVIEW",
+        playbook=playbook,
+        name=name,
+        phone=phone or None,
+        email=email or None,
+        start=start,
+        end=end,
+        timezone=zone.key,
+        locale=locale,
+        facts=given,
+    )
     rows, tz_name = Previewer(state.settings, business).run(
         booking, created=created_at, events=[parse_event(e) for e in events]
     )
@@ -257,10 +298,14 @@ def _booking_out(state: State, service: BookingService, ref: str, verb: str) -> 
 
     with service.rt.database.session() as session:
         data = booking_json(session, service.get(session, ref))
-    emit(state, data, lambda: console.print(
-        f"{verb} {data['ref']}: {data['status']}, expected {data['start']} - {data['end']}"
-        + (f" ({data['delay_minutes']} min late)" if data["delay_minutes"] else "")
-    ))
+    emit(
+        state,
+        data,
+        lambda: console.print(
+            f"{verb} {data['ref']}: {data['status']}, expected {data['start']} - {data['end']}"
+            + (f" ({data['delay_minutes']} min late)" if data["delay_minutes"] else "")
+        ),
+    )
 
 
 @cli.command()
@@ -277,22 +322,52 @@ def _booking_out(state: State, service: BookingService, ref: str, verb: str) -> 
 @click.option("--fact", "facts", multiple=True, metavar="K=V")
 @click.option("--marketing-ok", is_flag=True, default=None)
 @common
-def book(state: State, playbook: str, ref: str, name: str, phone: str | None, email: str | None, start: str,
-         end: str | None, tz: str | None, locale: str | None, location: str | None, facts: tuple[str, ...],
-         marketing_ok: bool | None) -> None:
+def book(
+    state: State,
+    playbook: str,
+    ref: str,
+    name: str,
+    phone: str | None,
+    email: str | None,
+    start: str,
+    end: str | None,
+    tz: str | None,
+    locale: str | None,
+    location: str | None,
+    facts: tuple[str, ...],
+    marketing_ok: bool | None,
+) -> None:
     """Create a booking, or update it by --ref."""
     from engine.facts import parse_fact_args
 
     service = _service(state)
-    result = service.book(BookingInput(
-        ref=ref, playbook=playbook, name=name, phone=phone, email=email, start=start, end=end, timezone=tz,
-        locale=locale, location=location, facts=parse_fact_args(facts), marketing_ok=marketing_ok,
-    ))
+    result = service.book(
+        BookingInput(
+            ref=ref,
+            playbook=playbook,
+            name=name,
+            phone=phone,
+            email=email,
+            start=start,
+            end=end,
+            timezone=tz,
+            locale=locale,
+            location=location,
+            facts=parse_fact_args(facts),
+            marketing_ok=marketing_ok,
+        )
+    )
     row = result.booking
     zone = timing.zone(row.timezone)
-    data = {"ref": row.ref, "id": str(row.id), "status": row.status,
-            "start": timing.local_iso(row.start_at, zone), "end": timing.local_iso(row.end_at, zone),
-            "created": result.created, "changed": result.changed}
+    data = {
+        "ref": row.ref,
+        "id": str(row.id),
+        "status": row.status,
+        "start": timing.local_iso(row.start_at, zone),
+        "end": timing.local_iso(row.end_at, zone),
+        "created": result.created,
+        "changed": result.changed,
+    }
     verb = "created" if result.created else ("updated" if result.changed else "unchanged")
     emit(state, data, lambda: console.print(f"{verb} {row.ref}: {data['start']} - {data['end']}"))
 
@@ -313,7 +388,14 @@ def _int_option(value: str | None, name: str) -> int | None:
 @click.option("--reason", default=None)
 @click.option("--at", default=None, metavar="ISO")
 @common
-def delay(state: State, ref: str, minutes: str | None, until: str | None, reason: str | None, at: str | None) -> None:
+def delay(
+    state: State,
+    ref: str,
+    minutes: str | None,
+    until: str | None,
+    reason: str | None,
+    at: str | None,
+) -> None:
     """Staff: we are running late."""
     service = _service(state)
     service.delay(ref, minutes=_int_option(minutes, "minutes"), until=until, reason=reason, at=at)
@@ -419,8 +501,16 @@ def messages(state: State, ref: str | None) -> None:
             table.add_column(col)
         for m in data:
             status = m["status"] + (f" ({m['reason']})" if m["reason"] else "")
-            table.add_row(m["id"], m["booking"], m["step"], m["channel"], status, m["due_at"] or "-",
-                          m["sent_at"] or "-", m["to"] or "")
+            table.add_row(
+                m["id"],
+                m["booking"],
+                m["step"],
+                m["channel"],
+                status,
+                m["due_at"] or "-",
+                m["sent_at"] or "-",
+                m["to"] or "",
+            )
         console.print(table)
 
     emit(state, data, human)
@@ -467,9 +557,14 @@ def dispatch(state: State, once: bool) -> None:
     try:
         if once:
             stats = dispatcher.run_until_idle()
-            emit(state, vars(stats), lambda: console.print(
-                f"sent {stats.sent}, retrying {stats.retrying}, failed {stats.failed}, "
-                f"skipped {stats.skipped}, re-timed {stats.requeued}"))
+            emit(
+                state,
+                vars(stats),
+                lambda: console.print(
+                    f"sent {stats.sent}, retrying {stats.retrying}, failed {stats.failed}, "
+                    f"skipped {stats.skipped}, re-timed {stats.requeued}"
+                ),
+            )
             return
         from engine.scheduler import run_forever
 
@@ -478,7 +573,6 @@ def dispatch(state: State, once: bool) -> None:
         dispatcher.close()
         for channel in channels.values():
             channel.close()
-
 
 
 def _register_extensions() -> None:

@@ -19,7 +19,7 @@ def run_report(state: State, since: str | None, until: str | None) -> dict[str, 
     now = rt.now()
     end = timing.parse_instant(until, tz, field="until") if until else now
     start = timing.parse_instant(since, tz, field="since") if since else end - DEFAULT_PERIOD
-    promises = {pid: rt.playbooks.get(pid).promise for pid in rt.playbooks.ids()}
+    promises: dict[str, str] = {pid: rt.playbooks.get(pid).promise for pid in rt.playbooks.ids()}
     with rt.database.session() as session:
         return report(session, business_id=service.business_id, promises=promises, since=start, until=end)
 
@@ -39,13 +39,14 @@ def report_command(state: State, since: str | None, until: str | None) -> None:
         for name in columns:
             table.add_column(name)
         for metric in data["overall"]:
-            values = [data["overall"][metric], *(data["playbooks"][p][metric] for p in data["playbooks"])]
+            values = [
+                data["overall"][metric],
+                *(data["playbooks"][p][metric] for p in data["playbooks"]),
+            ]
             table.add_row(metric, *("-" if v is None else str(v) for v in values))
         console.print(table)
 
     emit(state, data, human)
-
-
 
 
 @cli.command("bench")
@@ -78,14 +79,33 @@ def erase_customer_command(state: State, phone: str | None, email: str | None) -
     number = normalise_phone(phone, country=rt.business.country) if phone else None
     address = normalise_email(email) if email else None
     with rt.database.session() as session:
-        result = erase_customer(session, business_id=service.business_id, playbooks=rt.playbooks,
-                                now=rt.now(), phone=number, email=address)
-        opted = session.query(OptOutRow).filter_by(
+        result = erase_customer(
+            session,
             business_id=service.business_id,
-            address_hash=address_hash("sms" if number else "email", number or address or ""),
-        ).count()
-    data = {"customers": result.customers, "bookings": result.bookings,
-            "messages_cancelled": result.messages_cancelled, "opt_out_kept": bool(opted)}
-    emit(state, data, lambda: console.print(
-        f"erased {result.customers} customer(s), {result.bookings} booking(s); "
-        f"{result.messages_cancelled} pending message(s) cancelled"))
+            playbooks=rt.playbooks,
+            now=rt.now(),
+            phone=number,
+            email=address,
+        )
+        opted = (
+            session.query(OptOutRow)
+            .filter_by(
+                business_id=service.business_id,
+                address_hash=address_hash("sms" if number else "email", number or address or ""),
+            )
+            .count()
+        )
+    data = {
+        "customers": result.customers,
+        "bookings": result.bookings,
+        "messages_cancelled": result.messages_cancelled,
+        "opt_out_kept": bool(opted),
+    }
+    emit(
+        state,
+        data,
+        lambda: console.print(
+            f"erased {result.customers} customer(s), {result.bookings} booking(s); "
+            f"{result.messages_cancelled} pending message(s) cancelled"
+        ),
+    )

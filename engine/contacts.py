@@ -36,9 +36,7 @@ def normalise_email(raw: str, *, field: str = "email") -> str:
     try:
         return validate_email(raw, check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        raise UserInputError(
-            f"{field}: {raw!r} is not a valid email address ({exc})", field=field
-        ) from exc
+        raise UserInputError(f"{field}: {raw!r} is not a valid email address ({exc})", field=field) from exc
 
 
 def address_hash(channel: str, address: str) -> str:

@@ -16,7 +16,7 @@ import random
 import socket
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -31,6 +31,7 @@ from engine.exceptions import ChannelError, TemplateRenderError, TransientChanne
 from engine.invites import Invite, build_invite
 from engine.planner import BUILTIN_STEPS, INVITE_EVENTS
 from engine.playbooks import Playbook, StepSpec
+from engine.rendering import Kind
 from engine.retry import GiveUp, RetryPolicy
 from engine.runtime import Runtime
 from engine.tables import BookingRow, CustomerRow, HistoryRow, MessageRow
@@ -109,7 +110,7 @@ class Dispatcher:
                 worker=self.worker,
                 lease=self.rt.settings.claim_lease,
                 limit=self.batch,
-                skip_locked=not db.engine.dialect.name == "sqlite",
+                skip_locked=db.engine.dialect.name != "sqlite",
             )
             ids = [row.id for row in rows]
         stats.claimed = len(ids)
@@ -150,9 +151,7 @@ class Dispatcher:
                 message_id=row.id, outgoing=self._alert(row, booking_row, now), carries_invite=False
             )
         if booking_row is None:
-            outbox.transition(
-                session, row, S.FAILED, now=now, reason="no_booking", expect=[S.SENDING]
-            )
+            outbox.transition(session, row, S.FAILED, now=now, reason="no_booking", expect=[S.SENDING])
             stats.failed += 1
             return None
         booking = self.service.value(session, booking_row)
@@ -194,9 +193,7 @@ class Dispatcher:
                     self._alert_staff(session, row, booking_row, reason, now)
             return None
         try:
-            outgoing, carries_invite = self._render(
-                row, booking_row, booking, playbook, step, event, now
-            )
+            outgoing, carries_invite = self._render(row, booking_row, booking, playbook, step, event, now)
         except TemplateRenderError as exc:
             outbox.transition(
                 session,
@@ -314,25 +311,26 @@ class Dispatcher:
         )
         renderer = self.rt.renderer
         template = row.template or step.template
-        common = {
-            "id": str(row.id),
-            "channel": row.channel,
-            "booking_ref": booking.ref,
-            "step": row.step,
-            "to_name": booking.customer.name,
-            "date": now,
-        }
+        base = OutgoingMessage(
+            id=str(row.id),
+            channel=row.channel,
+            booking_ref=booking.ref,
+            step=row.step,
+            to="",
+            to_name=booking.customer.name,
+            date=now,
+        )
         if row.channel == "sms":
             sms = renderer.render_sms(
                 playbook.playbook, template, booking.locale, playbook.default_locale, context
             )
             sender = os.environ.get("TWILIO_FROM") or business.sms_sender
             callback = f"{self.rt.settings.public_url}/webhooks/twilio/status?m={row.id}"
-            return OutgoingMessage(
-                **common,
+            return replace(
+                base,
                 to=booking.customer.phone or "",
                 sender=sender,
-                body=sms.body,  # type: ignore[arg-type]
+                body=sms.body,
                 encoding=sms.encoding,
                 segments=sms.segments,
                 status_callback=callback,
@@ -341,11 +339,7 @@ class Dispatcher:
             playbook.playbook, template, booking.locale, playbook.default_locale, context
         )
         method = self._invite_method(row, booking_row, booking, step, event)
-        ics = (
-            self._invite(booking_row, booking, playbook, step, context, method, now)
-            if method
-            else None
-        )
+        ics = self._invite(booking_row, booking, playbook, step, context, method, now) if method else None
         domain = business.from_address.rpartition("@")[2] or "forvent.local"
         headers = {
             "X-Forvent-Booking": booking.ref,
@@ -355,11 +349,11 @@ class Dispatcher:
         }
         if step.marketing:
             headers["List-Unsubscribe"] = f"<{context['links']['unsubscribe']}>"
-        return OutgoingMessage(
-            **common,
+        return replace(
+            base,
             to=booking.customer.email or "",
             body=email.text,
-            subject=email.subject,  # type: ignore[arg-type]
+            subject=email.subject,
             html=email.html,
             from_addr=business.from_address,
             from_name=business.name,
@@ -508,9 +502,7 @@ class Dispatcher:
 
     # --- staff alerts --------------------------------------------------------------
 
-    def _alert(
-        self, row: MessageRow, booking_row: BookingRow | None, now: datetime
-    ) -> OutgoingMessage:
+    def _alert(self, row: MessageRow, booking_row: BookingRow | None, now: datetime) -> OutgoingMessage:
         business = self.rt.business
         ref = booking_row.ref if booking_row else "-"
         domain = business.from_address.rpartition("@")[2] or "forvent.local"
@@ -588,14 +580,9 @@ def plan_fallback(
         if channel in used or not booking.customer.can_receive(channel):
             continue
         template = row.template or step.template
+        kind: Kind = "sms" if channel == "sms" else "email"
         if (
-            rt.renderer.resolve(
-                playbook.playbook,
-                template,
-                channel,
-                booking.locale,  # type: ignore[arg-type]
-                playbook.default_locale,
-            )
+            rt.renderer.resolve(playbook.playbook, template, kind, booking.locale, playbook.default_locale)
             is None
         ):
             continue  # lint guarantees templates only for the step's own channels
@@ -643,6 +630,4 @@ def step_of(playbook: Playbook, row: MessageRow) -> StepSpec:
         if builtin.id == row.step:
             return builtin
     # invite_update, reply_<class>: answers the engine sends at once
-    return StepSpec(
-        id=row.step, when="customer.replied", template=row.template or row.step, urgent=True
-    )
+    return StepSpec(id=row.step, when="customer.replied", template=row.template or row.step, urgent=True)

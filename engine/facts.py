@@ -70,9 +70,7 @@ def check_facts(playbook: Playbook, facts: Mapping[str, Any], *, require: bool) 
     if require:
         for name, spec in playbook.facts.items():
             if spec.required and out.get(name) is None:
-                raise UserInputError(
-                    f"facts.{name}: required by {playbook.playbook}", field=f"facts.{name}"
-                )
+                raise UserInputError(f"facts.{name}: required by {playbook.playbook}", field=f"facts.{name}")
     return out
 
 
@@ -96,9 +94,7 @@ def _typed(kind: str, value: Any, field: str, max_length: int) -> Any:
         try:
             return date.fromisoformat(str(value)).isoformat()
         except ValueError as exc:
-            raise UserInputError(
-                f"{field}: expected a date YYYY-MM-DD, got {value!r}", field=field
-            ) from exc
+            raise UserInputError(f"{field}: expected a date YYYY-MM-DD, got {value!r}", field=field) from exc
     text = str(value)
     if len(text) > max_length:
         raise UserInputError(f"{field}: longer than {max_length} characters", field=field)

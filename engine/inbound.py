@@ -81,9 +81,7 @@ class Inbound:
             if row is None or row.status != S.SENT:
                 return "ignored"  # a late sent/queued never overwrites delivered or failed
             if status == DELIVERED:
-                outbox.transition(
-                    session, row, S.DELIVERED, now=now, expect=[S.SENT], delivered_at=now
-                )
+                outbox.transition(session, row, S.DELIVERED, now=now, expect=[S.SENT], delivered_at=now)
                 return "delivered"
             if status in FAILED_STATUSES:
                 reason = f"sms:{error_code or status}"
@@ -102,9 +100,7 @@ class Inbound:
                 return "failed"
         return "ignored"
 
-    def _alert_undelivered(
-        self, session: Session, row: MessageRow, reason: str, now: datetime
-    ) -> None:
+    def _alert_undelivered(self, session: Session, row: MessageRow, reason: str, now: datetime) -> None:
         booking = session.get(BookingRow, row.booking_id)
         customer = booking and session.get(CustomerRow, booking.customer_id)
         text = alert_text(
@@ -304,9 +300,7 @@ class Inbound:
                 booking_id=booking.id,
                 ref=booking.ref,
                 now=now,
-                text=alert_text(
-                    self.rt.business, "reply", name=name, ref=booking.ref, text=text[:300]
-                ),
+                text=alert_text(self.rt.business, "reply", name=name, ref=booking.ref, text=text[:300]),
             )
             return "other"
         return reply_class

@@ -200,11 +200,7 @@ def _wall_time(instant: datetime, zone: ZoneInfo) -> datetime:
 
 def _vtimezones(event: Event, invite: Invite) -> list[bytes]:
     """The ``VTIMEZONE`` text for every TZID the event's properties use."""
-    tzids = {
-        str(event[name].params["TZID"])
-        for name in ("DTSTART", "DTEND")
-        if "TZID" in event[name].params
-    }
+    tzids = {str(event[name].params["TZID"]) for name in ("DTSTART", "DTEND") if "TZID" in event[name].params}
     zone = _zone(invite.timezone)
     first, last = _zone_range(invite.start.astimezone(zone), invite.end.astimezone(zone))
     return [_vtimezone(tzid, first, last) for tzid in sorted(tzids)]

@@ -27,7 +27,13 @@ SHARED_TEMPLATES: dict[str, tuple[str, ...]] = {
     **{f"reply_{c}": ("sms",) for c in ("confirm", "decline", "change", "stop", "start", "score")},
 }
 REPLY_WORDS = re.compile(r"\b(JA|NEI|NEJ|YES|NO|ENDRE|ÆNDR|CHANGE|STOPP?|AVMELD|AFMELD|START)\b")
-SAMPLE_VALUES: dict[str, Any] = {"text": "Eksempel", "money": 1990, "bool": True, "number": 1, "date": "2026-11-24"}
+SAMPLE_VALUES: dict[str, Any] = {
+    "text": "Eksempel",
+    "money": 1990,
+    "bool": True,
+    "number": 1,
+    "date": "2026-11-24",
+}
 
 
 @dataclass
@@ -60,7 +66,14 @@ class Linter:
                     report.errors.append(f"{path}:{line}: step {step.id}: {exc}")
             for locale in playbook.all_locales:
                 for kind in self._kinds(playbook, step):
-                    self._template(report, loaded, step.template, kind, locale, f"{path}:{line}: step {step.id}")
+                    self._template(
+                        report,
+                        loaded,
+                        step.template,
+                        kind,
+                        locale,
+                        f"{path}:{line}: step {step.id}",
+                    )
         for locale in playbook.all_locales:
             for template, kinds in SHARED_TEMPLATES.items():
                 for kind in kinds:
@@ -76,8 +89,17 @@ class Linter:
             kinds.append("email")
         return kinds
 
-    def _template(self, report: LintReport, loaded: LoadedPlaybook, template: str, kind: str, locale: str,
-                  where: str, *, shared: bool = False) -> None:
+    def _template(
+        self,
+        report: LintReport,
+        loaded: LoadedPlaybook,
+        template: str,
+        kind: str,
+        locale: str,
+        where: str,
+        *,
+        shared: bool = False,
+    ) -> None:
         playbook = loaded.playbook
         pid = "_shared" if shared else playbook.playbook
         # A listed locale needs its own template: at run time a missing one would
@@ -106,13 +128,20 @@ class Linter:
                 if "sms" not in playbook.step_channels(step):
                     continue
                 context = build_context(
-                    booking=booking, title=playbook.title, business=self.business,
-                    links=Links.placeholder(self.business), step_id=step.id, channel="sms",
-                    event=None, now=booking.created_at,
+                    booking=booking,
+                    title=playbook.title,
+                    business=self.business,
+                    links=Links.placeholder(self.business),
+                    step_id=step.id,
+                    channel="sms",
+                    event=None,
+                    now=booking.created_at,
                 )
                 where = f"{loaded.path}:{loaded.line_of('steps', index)}: step {step.id} ({locale})"
                 try:
-                    sms = self.renderer.render_sms(playbook.playbook, step.template, locale, playbook.default_locale, context)
+                    sms = self.renderer.render_sms(
+                        playbook.playbook, step.template, locale, playbook.default_locale, context
+                    )
                 except TemplateRenderError as exc:
                     # Event data (a finding's text) is absent in a sample; only the encoding check is lost.
                     if "event" not in str(exc):
@@ -134,9 +163,16 @@ def sample_booking(playbook: Playbook, business: BusinessProfile, locale: str) -
     start = datetime(2026, 11, 24, 10, 0, tzinfo=tz)
     facts = {name: SAMPLE_VALUES[spec.type] for name, spec in playbook.facts.items() if spec.required}
     return Booking(
-        id="1", ref="SAMPLE-1", playbook=playbook.playbook,
+        id="1",
+        ref="SAMPLE-1",
+        playbook=playbook.playbook,
         customer=Customer(name="Kari Nordmann", phone="+4791234567", email="kari@example.com", locale=locale),
-        start=start, end=timing.shift(start, 1, playbook.duration, tz), promised_start=start,
-        promised_end=timing.shift(start, 1, playbook.duration, tz), timezone=tz.key, locale=locale,
-        created_at=(start - timedelta(days=3)).astimezone(UTC), facts=facts,
+        start=start,
+        end=timing.shift(start, 1, playbook.duration, tz),
+        promised_start=start,
+        promised_end=timing.shift(start, 1, playbook.duration, tz),
+        timezone=tz.key,
+        locale=locale,
+        created_at=(start - timedelta(days=3)).astimezone(UTC),
+        facts=facts,
     )

@@ -141,9 +141,7 @@ def _due_text(due: datetime | None) -> str | None:
     return f"due {due.isoformat(timespec='seconds')}" if due else None
 
 
-def _move(
-    session: Session, row: MessageRow, plan: PlannedMessage, now: datetime, tz_name: str
-) -> bool:
+def _move(session: Session, row: MessageRow, plan: PlannedMessage, now: datetime, tz_name: str) -> bool:
     """Move a pending row to the plan's new time (a delay), keeping its id."""
     if row.status != S.PLANNED or plan.status != S.PLANNED or plan.due_at is None:
         return False
@@ -246,9 +244,7 @@ def claim_due(
         MessageRow.status.in_([str(S.PLANNED), str(S.RETRYING)]),
         MessageRow.ready_at <= now,
     )
-    query = (
-        select(MessageRow.id).where(due).order_by(MessageRow.ready_at, MessageRow.id).limit(limit)
-    )
+    query = select(MessageRow.id).where(due).order_by(MessageRow.ready_at, MessageRow.id).limit(limit)
     if skip_locked:
         query = query.with_for_update(skip_locked=True)
     ids = list(session.scalars(query))
@@ -284,9 +280,7 @@ def reap_expired_claims(session: Session, *, now: datetime) -> int:
     """Rows whose claimer died: back to ``planned`` (SPEC: ``sending -> planned``)."""
     rows = list(
         session.scalars(
-            select(MessageRow).where(
-                MessageRow.status == str(S.SENDING), MessageRow.claimed_until < now
-            )
+            select(MessageRow).where(MessageRow.status == str(S.SENDING), MessageRow.claimed_until < now)
         )
     )
     for row in rows:

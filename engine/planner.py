@@ -36,9 +36,7 @@ BUILTIN_STEPS = {
     "booking.rescheduled": StepSpec(id="moved", when="booking.rescheduled", template="moved"),
 }
 #: Events after which a calendar that ever got an invite must be updated.
-INVITE_EVENTS = frozenset(
-    {"booking.delayed", "booking.rescheduled", "booking.cancelled", "booking.no_show"}
-)
+INVITE_EVENTS = frozenset({"booking.delayed", "booking.rescheduled", "booking.cancelled", "booking.no_show"})
 INVITE_UPDATE_STEP = StepSpec(
     id="invite_update", when="booking.rescheduled", template="invite_update", channels=["email"]
 )
@@ -135,13 +133,9 @@ class Planner:
         about = booking.start if now < booking.start else None
         out: list[PlannedMessage] = []
         for step in self.steps_for(event.name):
-            out.extend(
-                self._messages(booking, step, due=now, about=about, now=now, slot=slot, event=event)
-            )
+            out.extend(self._messages(booking, step, due=now, about=about, now=now, slot=slot, event=event))
         if invite_sent and event.name in INVITE_EVENTS and booking.customer.email:
-            sends_email = any(
-                m.channel == "email" and m.status == MessageStatus.PLANNED for m in out
-            )
+            sends_email = any(m.channel == "email" and m.status == MessageStatus.PLANNED for m in out)
             if not sends_email and not booking.customer.email_opted_out:
                 out.append(
                     PlannedMessage(
@@ -261,9 +255,7 @@ class Planner:
         return _Decision(due=None, reason="too_late") if timed else _Decision(due=now, reason=None)
 
     def is_open(self, due: datetime, tz: ZoneInfo) -> bool:
-        return timing.is_open_day(
-            due.astimezone(tz).date(), self.business.open_weekdays, self.closed_dates
-        )
+        return timing.is_open_day(due.astimezone(tz).date(), self.business.open_weekdays, self.closed_dates)
 
     def has_consent(self, booking: Booking, now: datetime) -> bool:
         customer = booking.customer

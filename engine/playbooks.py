@@ -50,6 +50,10 @@ def _drop_extensions(data: Any) -> Any:
     return data
 
 
+def _default_channels() -> list[Channel]:
+    return ["sms", "email"]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -78,9 +82,7 @@ class QuietHoursSpec(_Model):
     _times = field_validator("from_", "to")(_check_local_time)
 
     def value(self) -> timing.QuietHours:
-        return timing.QuietHours(
-            timing.parse_local_time(self.from_), timing.parse_local_time(self.to)
-        )
+        return timing.QuietHours(timing.parse_local_time(self.from_), timing.parse_local_time(self.to))
 
 
 class FactSpec(_Model):
@@ -186,7 +188,7 @@ class Playbook(_Model):
     locales: list[str] | None = None
     timezone: str | None = None
     default_duration: str = "1h"
-    channels: list[Channel] = Field(default_factory=lambda: ["sms", "email"], min_length=1)
+    channels: list[Channel] = Field(default_factory=lambda: _default_channels(), min_length=1)
     quiet_hours: QuietHoursSpec | None = None
     min_delay_notice: str = "10m"
     promise: Literal["arrival", "ready"] = "arrival"
@@ -268,9 +270,7 @@ class LoadedPlaybook:
         return _nearest_line(self.lines, loc)
 
 
-def _walk(
-    node: yaml.Node, path: tuple[str | int, ...]
-) -> Iterator[tuple[tuple[str | int, ...], int]]:
+def _walk(node: yaml.Node, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], int]]:
     yield path, node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
@@ -298,7 +298,8 @@ def _describe(error: Mapping[str, Any]) -> str:
     if kind == "extra_forbidden":
         return f"unknown key {loc[-1]!r}" if loc else "unknown key"
     if kind in {"string_type", "literal_error"} and isinstance(value, bool):
-        return f"{where}: YAML 1.1 reads an unquoted yes/no/on/off as the boolean {str(value).lower()}; quote it"
+        boolean = str(value).lower()
+        return f"{where}: YAML 1.1 reads an unquoted yes/no/on/off as the boolean {boolean}; quote it"
     if kind == "string_type" and isinstance(value, int) and "local_time" in where + "from to":
         return f'{where}: times of day must be quoted, e.g. "17:00" (YAML read {value})'
     if kind == "string_type" and isinstance(value, int):
@@ -329,8 +330,7 @@ def load_playbook(path: Path) -> LoadedPlaybook:
         playbook = Playbook.model_validate(data)
     except ValidationError as exc:
         problems = [
-            f"{path}:{_nearest_line(lines, tuple(e['loc']))}: {_describe(e)}"  # type: ignore[arg-type]
-            for e in exc.errors()
+            f"{path}:{_nearest_line(lines, tuple(e['loc']))}: {_describe(dict(e))}" for e in exc.errors()
         ]
         raise PlaybookError(problems) from exc
     loaded = LoadedPlaybook(playbook=playbook, path=path, lines=lines)
@@ -343,14 +343,18 @@ def load_playbook(path: Path) -> LoadedPlaybook:
 def _check_quoted_times(node: yaml.Node, path: Path) -> None:
     """YAML 1.1 reads 17:00 as 1020: catch it before the schema sees a number."""
     for key, value in _mapping_items(node):
-        if key in {"at_local_time", "from", "to"} and isinstance(value, yaml.ScalarNode):
-            if value.style is None and ":" in value.value:
-                raise PlaybookError(
-                    [
-                        f"{path}:{value.start_mark.line + 1}: {key}: times of day must be "
-                        f'quoted, e.g. "{value.value}" (YAML 1.1 reads it as a number)'
-                    ]
-                )
+        if (
+            isinstance(value, yaml.ScalarNode)
+            and key in {"at_local_time", "from", "to"}
+            and value.style is None
+            and ":" in value.value
+        ):
+            raise PlaybookError(
+                [
+                    f"{path}:{value.start_mark.line + 1}: {key}: times of day must be "
+                    f'quoted, e.g. "{value.value}" (YAML 1.1 reads it as a number)'
+                ]
+            )
 
 
 def _mapping_items(node: yaml.Node) -> Iterator[tuple[str, yaml.Node]]:
@@ -369,15 +373,12 @@ def _structural_problems(loaded: LoadedPlaybook) -> list[str]:
     if playbook.playbook != path.stem:
         line = loaded.line_of("playbook")
         problems.append(
-            f"{path}:{line}: playbook id {playbook.playbook!r} must match the file name "
-            f"{path.stem!r}"
+            f"{path}:{line}: playbook id {playbook.playbook!r} must match the file name {path.stem!r}"
         )
     seen: set[str] = set()
     for index, step in enumerate(playbook.steps):
         if step.id in seen:
-            problems.append(
-                f"{path}:{loaded.line_of('steps', index, 'id')}: duplicate step id {step.id!r}"
-            )
+            problems.append(f"{path}:{loaded.line_of('steps', index, 'id')}: duplicate step id {step.id!r}")
         seen.add(step.id)
     if playbook.default_locale not in playbook.all_locales:
         problems.append(

@@ -30,8 +30,17 @@ from engine.sms import sms_info
 from engine.tables import BookingRow, MessageRow
 
 EVENT_ALIASES = {
-    "booking.delayed", "booking.rescheduled", "booking.cancelled", "booking.no_show", "booking.confirmed",
-    "job.started", "job.finding", "job.ready", "job.completed", "customer.replied", "customer.scored",
+    "booking.delayed",
+    "booking.rescheduled",
+    "booking.cancelled",
+    "booking.no_show",
+    "booking.confirmed",
+    "job.started",
+    "job.finding",
+    "job.ready",
+    "job.completed",
+    "customer.replied",
+    "customer.scored",
 }
 
 
@@ -47,7 +56,9 @@ def parse_event(text: str) -> PreviewEvent:
     head, _, rest = text.partition(",")
     name, sep, at = head.partition("@")
     if not sep or name not in EVENT_ALIASES or not at:
-        raise UserInputError(f"--event: expected NAME@ISO[,k=v]... with a known event, got {text!r}", field="event")
+        raise UserInputError(
+            f"--event: expected NAME@ISO[,k=v]... with a known event, got {text!r}", field="event"
+        )
     data: dict[str, str] = {}
     for pair in filter(None, rest.split(",")):
         key, eq, value = pair.partition("=")
@@ -74,10 +85,17 @@ class PreviewRow:
     def as_json(self, tz_name: str) -> dict[str, Any]:
         tz = timing.zone(tz_name)
         return {
-            "step": self.step, "channel": self.channel, "status": self.status, "reason": self.reason,
-            "send_at": timing.local_iso(self.send_at, tz), "send_at_utc": timing.utc_z(self.send_at),
-            "subject": self.subject, "body": self.body, "encoding": self.encoding,
-            "segments": self.segments, "attachments": list(self.attachments),
+            "step": self.step,
+            "channel": self.channel,
+            "status": self.status,
+            "reason": self.reason,
+            "send_at": timing.local_iso(self.send_at, tz),
+            "send_at_utc": timing.utc_z(self.send_at),
+            "subject": self.subject,
+            "body": self.body,
+            "encoding": self.encoding,
+            "segments": self.segments,
+            "attachments": list(self.attachments),
         }
 
 
@@ -86,28 +104,42 @@ class Previewer:
         self.settings = settings
         self.business = business or SAMPLE_BUSINESS
 
-    def run(self, booking: BookingInput, *, created: datetime, events: Sequence[PreviewEvent]) -> tuple[list[PreviewRow], str]:
+    def run(
+        self, booking: BookingInput, *, created: datetime, events: Sequence[PreviewEvent]
+    ) -> tuple[list[PreviewRow], str]:
         with tempfile.TemporaryDirectory(prefix="forvent-preview-") as tmp:
             settings = replace(
-                self.settings, database_url=f"sqlite:///{Path(tmp) / 'preview.db'}",
-                secret=self.settings.secret or "preview-only", now=None,
+                self.settings,
+                database_url=f"sqlite:///{Path(tmp) / 'preview.db'}",
+                secret=self.settings.secret or "preview-only",
+                now=None,
             )
             clock = FixedClock(created)
-            runtime = Runtime(settings, clock=clock, business=self.business, database=Database(settings.database_url))
+            runtime = Runtime(
+                settings,
+                clock=clock,
+                business=self.business,
+                database=Database(settings.database_url),
+            )
             try:
                 runtime.database.upgrade()
                 return self._simulate(runtime, clock, booking, events)
             finally:
                 runtime.close()
 
-    def _simulate(self, rt: Runtime, clock: FixedClock, data: BookingInput, events: Sequence[PreviewEvent]) -> tuple[list[PreviewRow], str]:
+    def _simulate(
+        self, rt: Runtime, clock: FixedClock, data: BookingInput, events: Sequence[PreviewEvent]
+    ) -> tuple[list[PreviewRow], str]:
         service = BookingService(rt)
         dispatcher = Dispatcher(rt, {})
         try:
             result = service.book(data, allow_past=True)
             ref, tz_name = result.booking.ref, result.booking.timezone
             tz = timing.zone(tz_name)
-            timeline = sorted(((timing.parse_instant(e.at, tz, field="event"), e) for e in events), key=lambda p: p[0])
+            timeline = sorted(
+                ((timing.parse_instant(e.at, tz, field="event"), e) for e in events),
+                key=lambda p: p[0],
+            )
             rendered: dict[int, PreviewRow] = {}
             for at, event in timeline:
                 self._send_due(rt, dispatcher, service, ref, before=at, rendered=rendered)
@@ -120,11 +152,23 @@ class Previewer:
         finally:
             dispatcher.close()
 
-    def _send_due(self, rt: Runtime, dispatcher: Dispatcher, service: BookingService, ref: str,
-                  *, before: datetime | None, rendered: dict[int, PreviewRow]) -> None:
+    def _send_due(
+        self,
+        rt: Runtime,
+        dispatcher: Dispatcher,
+        service: BookingService,
+        ref: str,
+        *,
+        before: datetime | None,
+        rendered: dict[int, PreviewRow],
+    ) -> None:
         with rt.database.session() as session:
             booking_row = service.get(session, ref)
-            query = select(MessageRow).where(MessageRow.booking_id == booking_row.id).order_by(MessageRow.due_at, MessageRow.id)
+            query = (
+                select(MessageRow)
+                .where(MessageRow.booking_id == booking_row.id)
+                .order_by(MessageRow.due_at, MessageRow.id)
+            )
             for row in session.scalars(query):
                 if row.id in rendered:
                     continue  # rendered as of its own send time, or already final
@@ -136,12 +180,24 @@ class Previewer:
                         if rendered[row.id].attachments:
                             booking_row.invite_sent = True
                 elif row.status != "planned":
-                    rendered[row.id] = PreviewRow(step=row.step, channel=row.channel, status=row.status,
-                                                  reason=row.reason, send_at=row.due_at,
-                                                  order=(0, row.due_at, row.id))
+                    rendered[row.id] = PreviewRow(
+                        step=row.step,
+                        channel=row.channel,
+                        status=row.status,
+                        reason=row.reason,
+                        send_at=row.due_at,
+                        order=(0, row.due_at, row.id),
+                    )
 
-    def _render(self, rt: Runtime, dispatcher: Dispatcher, service: BookingService, session: Any,
-                row: MessageRow, booking_row: BookingRow) -> PreviewRow:
+    def _render(
+        self,
+        rt: Runtime,
+        dispatcher: Dispatcher,
+        service: BookingService,
+        session: Any,
+        row: MessageRow,
+        booking_row: BookingRow,
+    ) -> PreviewRow:
         send_at = row.ready_at or row.due_at
         assert send_at is not None
         booking = service.value(session, booking_row)
@@ -151,20 +207,42 @@ class Previewer:
         order = (0, send_at, row.id)
         verdict = dispatcher._check(row, booking_row, booking, step, event, send_at)
         if verdict is not None and verdict[0] != "planned":
-            return PreviewRow(step=row.step, channel=row.channel, status=str(verdict[0]), reason=verdict[1],
-                              send_at=send_at, order=order)
+            return PreviewRow(
+                step=row.step,
+                channel=row.channel,
+                status=str(verdict[0]),
+                reason=verdict[1],
+                send_at=send_at,
+                order=order,
+            )
         if verdict is not None and verdict[2] is not None:  # quiet hours at send time: re-timed
             send_at, order = verdict[2], (0, verdict[2], row.id)
         try:
-            outgoing, carries_invite = dispatcher._render(row, booking_row, booking, playbook, step, event, send_at)
+            outgoing, carries_invite = dispatcher._render(
+                row, booking_row, booking, playbook, step, event, send_at
+            )
         except TemplateRenderError as exc:
-            return PreviewRow(step=row.step, channel=row.channel, status="failed", reason=str(exc), send_at=send_at, order=order)
+            return PreviewRow(
+                step=row.step,
+                channel=row.channel,
+                status="failed",
+                reason=str(exc),
+                send_at=send_at,
+                order=order,
+            )
         info = sms_info(outgoing.body) if row.channel == "sms" else None
         return PreviewRow(
-            step=row.step, channel=row.channel, status="planned", reason=None, send_at=send_at,
-            subject=outgoing.subject, body=outgoing.body,
-            encoding=info.encoding if info else None, segments=info.segments if info else None,
-            attachments=("invite.ics",) if carries_invite else (), order=order,
+            step=row.step,
+            channel=row.channel,
+            status="planned",
+            reason=None,
+            send_at=send_at,
+            subject=outgoing.subject,
+            body=outgoing.body,
+            encoding=info.encoding if info else None,
+            segments=info.segments if info else None,
+            attachments=("invite.ics",) if carries_invite else (),
+            order=order,
         )
 
     def _waiting(self, rt: Runtime, service: BookingService, ref: str) -> list[PreviewRow]:
@@ -174,8 +252,16 @@ class Previewer:
         out = []
         for index, (step, event) in enumerate(planner.waiting_steps(booking)):
             for channel in planner.channels_for(step, booking)[0] or planner.playbook.step_channels(step)[:1]:
-                out.append(PreviewRow(step=step.id, channel=channel, status="waiting", reason=f"waiting for {event}",
-                                      send_at=None, order=(1, index)))
+                out.append(
+                    PreviewRow(
+                        step=step.id,
+                        channel=channel,
+                        status="waiting",
+                        reason=f"waiting for {event}",
+                        send_at=None,
+                        order=(1, index),
+                    )
+                )
         return out
 
     def _apply(self, service: BookingService, ref: str, event: PreviewEvent, at: datetime) -> None:
@@ -184,8 +270,13 @@ class Previewer:
         match event.name:
             case "booking.delayed":
                 minutes = d.get("minutes")
-                service.delay(ref, minutes=int(minutes) if minutes else None, until=d.get("until"),
-                              reason=d.get("reason"), at=when)
+                service.delay(
+                    ref,
+                    minutes=int(minutes) if minutes else None,
+                    until=d.get("until"),
+                    reason=d.get("reason"),
+                    at=when,
+                )
             case "booking.rescheduled":
                 service.reschedule(ref, start=d["start"], end=d.get("end"), at=when)
             case "booking.cancelled":

@@ -53,8 +53,14 @@ def erase_customer(
         customer.phone = customer.email = None
         customer.erased_at = now
     if customers:
-        outbox.record(session, business_id=business_id, booking_id=None, at=now, kind="staff",
-                      detail=f"erased {len(customers)} customer record(s), {bookings} booking(s)")
+        outbox.record(
+            session,
+            business_id=business_id,
+            booking_id=None,
+            at=now,
+            kind="staff",
+            detail=f"erased {len(customers)} customer record(s), {bookings} booking(s)",
+        )
     return ErasureResult(customers=len(customers), bookings=bookings, messages_cancelled=cancelled)
 
 
@@ -69,16 +75,25 @@ def _erase_booking(session: Session, booking: BookingRow, playbooks: PlaybookSet
     booking.location = None
     booking.delay_reason = None
     session.execute(
-        update(MessageRow).where(MessageRow.booking_id == booking.id)
+        update(MessageRow)
+        .where(MessageRow.booking_id == booking.id)
         .values(to_addr=None, body=None, subject=None)
     )
     session.execute(update(FindingRow).where(FindingRow.booking_id == booking.id).values(text=ERASED))
     for row in session.scalars(select(HistoryRow).where(HistoryRow.booking_id == booking.id)):
         if row.kind in ("reply", "choice", "staff") or row.kind.startswith("event:"):
             row.detail = None if row.kind.startswith("event:") else ERASED
-            row.data = {k: v for k, v in (row.data or {}).items() if k in ("minutes", "score", "class", "finding_id")}
-    outbox.record(session, business_id=booking.business_id, booking_id=booking.id, at=now,
-                  kind="staff", detail="customer data erased")
+            row.data = {
+                k: v for k, v in (row.data or {}).items() if k in ("minutes", "score", "class", "finding_id")
+            }
+    outbox.record(
+        session,
+        business_id=booking.business_id,
+        booking_id=booking.id,
+        at=now,
+        kind="staff",
+        detail="customer data erased",
+    )
 
 
 def purge_bodies(session: Session, *, business_id: str, now: datetime, days: int) -> int:
@@ -86,7 +101,11 @@ def purge_bodies(session: Session, *, business_id: str, now: datetime, days: int
     cutoff = now - timedelta(days=days)
     result = session.execute(
         update(MessageRow)
-        .where(MessageRow.business_id == business_id, MessageRow.created_at < cutoff, MessageRow.body.is_not(None))
+        .where(
+            MessageRow.business_id == business_id,
+            MessageRow.created_at < cutoff,
+            MessageRow.body.is_not(None),
+        )
         .values(body=None, subject=None)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

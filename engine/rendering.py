@@ -141,9 +141,7 @@ class _Words:
 
 
 _WORDS: Final[Mapping[str, _Words]] = {
-    "nb": _Words(
-        "d. MMMM", "EEEE d. MMMM", "EEEE d. MMMM y", "'kl.'", ("i går", "i dag", "i morgen")
-    ),
+    "nb": _Words("d. MMMM", "EEEE d. MMMM", "EEEE d. MMMM y", "'kl.'", ("i går", "i dag", "i morgen")),
     "da": _Words(
         "d. MMMM",
         "EEEE 'den' d. MMMM",
@@ -151,9 +149,7 @@ _WORDS: Final[Mapping[str, _Words]] = {
         "'kl.'",
         ("i går", "i dag", "i morgen"),
     ),
-    "en": _Words(
-        "d MMMM", "EEEE d MMMM", "EEEE d MMMM y", "'at'", ("yesterday", "today", "tomorrow")
-    ),
+    "en": _Words("d MMMM", "EEEE d MMMM", "EEEE d MMMM y", "'at'", ("yesterday", "today", "tomorrow")),
 }
 _TIME: Final = "HH:mm"  # 24-hour in every locale: customers of a Nordic business read it so
 
@@ -279,9 +275,7 @@ def _weekday(voice: _Voice, value: object) -> str:
 
 
 def _datetime(voice: _Voice, value: object) -> str:
-    return format_datetime(
-        _instant(voice, value), voice.words.weekday_day_month_time, locale=voice.locale
-    )
+    return format_datetime(_instant(voice, value), voice.words.weekday_day_month_time, locale=voice.locale)
 
 
 def _window(voice: _Voice, start: object, end: object) -> str:
@@ -432,9 +426,7 @@ class Renderer:
             self._resolved[key] = self._find(*key)
         return self._resolved[key]
 
-    def _find(
-        self, playbook: str, template: str, kind: str, locale: str, default: str
-    ) -> str | None:
+    def _find(self, playbook: str, template: str, kind: str, locale: str, default: str) -> str | None:
         # Names come from playbooks and bookings: only plain names may become paths.
         if not all(_PLAIN_NAME.fullmatch(part) for part in (template, locale, default)):
             return None
@@ -447,9 +439,7 @@ class Renderer:
                     return name
         return None
 
-    def _require(
-        self, playbook: str, template: str, kind: Kind, locale: str, default_locale: str
-    ) -> str:
+    def _require(self, playbook: str, template: str, kind: Kind, locale: str, default_locale: str) -> str:
         name = self.resolve(playbook, template, kind, locale, default_locale)
         if name is None:
             raise TemplateRenderError(
@@ -481,9 +471,7 @@ class Renderer:
         for block in REQUIRED_BLOCKS[kind]:
             if found[block] is None:
                 path = self.templates_dir / name
-                raise TemplateRenderError(
-                    f"{path}:1: missing {{% block {block} %}} in {kind} template"
-                )
+                raise TemplateRenderError(f"{path}:1: missing {{% block {block} %}} in {kind} template")
         return {block: text or "" for block, text in found.items()}
 
     def render_sms(
@@ -511,13 +499,9 @@ class Renderer:
         """Subject on one line, tidied text, and the autoescaped ``html`` block or None."""
         name = self._require(playbook, template, "email", locale, default_locale)
         context = _on_channel(context, "email")
-        text = self._required(
-            name, "email", self._blocks(False, name, context, ("subject", "text"))
-        )
+        text = self._required(name, "email", self._blocks(False, name, context, ("subject", "text")))
         html = (self._blocks(True, name, context, ("html",))["html"] or "").strip()
-        return RenderedEmail(
-            subject=_one_line(text["subject"]), text=_tidy(text["text"]), html=html or None
-        )
+        return RenderedEmail(subject=_one_line(text["subject"]), text=_tidy(text["text"]), html=html or None)
 
     def render_ics(
         self,
@@ -533,9 +517,7 @@ class Renderer:
             return None
         found = self._blocks(False, name, context, REQUIRED_BLOCKS["ics"])
         blocks = self._required(name, "ics", found)
-        return RenderedIcs(
-            summary=_one_line(blocks["summary"]), description=_tidy(blocks["description"])
-        )
+        return RenderedIcs(summary=_one_line(blocks["summary"]), description=_tidy(blocks["description"]))
 
 
 # --- lint ---------------------------------------------------------------------------------
@@ -580,14 +562,11 @@ def _block_problems(tree: nodes.Template, kind: str) -> Iterator[tuple[int, str]
     needed = " and ".join(required)
     for block in required:
         if block not in found:
-            yield 1, f"missing {{% block {block} %}} (a {kind} template needs {needed})"
-    known = {*required, *OPTIONAL_BLOCKS[kind]}
+            yield 1, f"missing {{% block {block} %}} ({kind} templates need {needed})"
+    known = sorted({*required, *OPTIONAL_BLOCKS[kind]})
     for block, line in found.items():
         if block not in known:
-            yield (
-                line,
-                f"unknown block {block!r} (a {kind} template has {', '.join(sorted(known))})",
-            )
+            yield line, f"unknown block {block!r} ({kind} templates have {', '.join(known)})"
 
 
 def _name_problems(tree: nodes.Template) -> Iterator[tuple[int, str]]:

@@ -101,7 +101,9 @@ def booking_facts(session: Session, booking: BookingRow, promise: str) -> _Facts
     event_at = anchors.get(PROMISE_EVENT[promise])
     late = _minutes(event_at - booking.promised_end) if event_at else None
     messages = list(session.scalars(select(MessageRow).where(MessageRow.booking_id == booking.id)))
-    history = {h.id: h for h in session.scalars(select(HistoryRow).where(HistoryRow.booking_id == booking.id))}
+    history = {
+        h.id: h for h in session.scalars(select(HistoryRow).where(HistoryRow.booking_id == booking.id))
+    }
 
     def triggered_by(message: MessageRow, name: str) -> bool:
         event = history.get(message.event_id) if message.event_id else None
@@ -122,7 +124,9 @@ def booking_facts(session: Session, booking: BookingRow, promise: str) -> _Facts
         messages_sent=sum(1 for m in messages if m.sent_at is not None),
         delivered=sum(1 for m in messages if m.status == "delivered"),
         failures=Counter(m.reason or "unknown" for m in messages if m.status == "failed"),
-        opt_outs=sum(1 for h in history.values() if h.kind == "reply" and (h.data or {}).get("class") == "stop"),
+        opt_outs=sum(
+            1 for h in history.values() if h.kind == "reply" and (h.data or {}).get("class") == "stop"
+        ),
     )
 
 
@@ -138,7 +142,12 @@ def _over_estimate(session: Session, booking: BookingRow) -> bool:
 
 
 def report(
-    session: Session, *, business_id: str, promises: dict[str, str], since: datetime, until: datetime
+    session: Session,
+    *,
+    business_id: str,
+    promises: dict[str, str],
+    since: datetime,
+    until: datetime,
 ) -> dict[str, Any]:
     """Metrics per playbook and overall for bookings promised to start in [since, until)."""
     bookings = session.scalars(

@@ -49,7 +49,7 @@ class RetryPolicy:
         ceiling = min(self.cap, self.base * (2 ** max(attempts - 1, 0)))
         # "Equal jitter": at least half the step, so retries spread without collapsing to zero.
         jitter = (rng or random).uniform(0.5, 1.0)
-        delay = ceiling * jitter
+        delay = timedelta(seconds=ceiling.total_seconds() * float(jitter))
         if retry_after is not None:
             delay = max(delay, retry_after)
         return delay

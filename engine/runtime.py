@@ -29,11 +29,7 @@ class Runtime:
     ) -> None:
         self.settings = settings
         if clock is None:
-            clock = (
-                FixedClock(timing.parse_clock_instant(settings.now))
-                if settings.now
-                else SystemClock()
-            )
+            clock = FixedClock(timing.parse_clock_instant(settings.now)) if settings.now else SystemClock()
         self.clock = clock
         self._business = business
         self._database = database

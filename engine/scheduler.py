@@ -21,8 +21,14 @@ def make_scheduler(dispatcher: Dispatcher) -> BackgroundScheduler:
     # One pass at a time per process (max_instances=1); a missed tick is simply the
     # next pass, so coalesce and no misfire grace worries: the outbox keeps the work.
     scheduler.add_job(
-        _safe_pass, "interval", seconds=PASS_SECONDS, args=[dispatcher], id="dispatch",
-        max_instances=1, coalesce=True, misfire_grace_time=None,
+        _safe_pass,
+        "interval",
+        seconds=PASS_SECONDS,
+        args=[dispatcher],
+        id="dispatch",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=None,
     )
     return scheduler
 
@@ -45,7 +51,10 @@ def run_forever(runtime: Runtime, dispatcher: Dispatcher) -> None:
     signal.signal(signal.SIGTERM, _stop)
     scheduler = make_scheduler(dispatcher)
     scheduler.start()
-    print(f"dispatching every {PASS_SECONDS}s from {runtime.settings.database_url}; Ctrl-C stops", flush=True)
+    print(
+        f"dispatching every {PASS_SECONDS}s from {runtime.settings.database_url}; Ctrl-C stops",
+        flush=True,
+    )
     try:
         stop.wait()
     finally:

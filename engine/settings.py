@@ -85,9 +85,7 @@ class Settings:
         if sms not in {"file", "twilio", "memory"}:
             raise ConfigurationError(f"FORVENT_SMS: expected file or twilio, got {sms!r}")
         if email not in {"file", "smtp", "sendgrid", "memory"}:
-            raise ConfigurationError(
-                f"FORVENT_EMAIL: expected file, smtp or sendgrid, got {email!r}"
-            )
+            raise ConfigurationError(f"FORVENT_EMAIL: expected file, smtp or sendgrid, got {email!r}")
         retention = env.get("FORVENT_RETENTION_DAYS")
         return cls(
             database_url=env.get("FORVENT_DATABASE_URL", "sqlite:///forvent.db"),

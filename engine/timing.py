@@ -179,9 +179,7 @@ def parse_instant(text: str, tz: ZoneInfo, *, field: str) -> datetime:
     if parsed.tzinfo is not None:
         return parsed.astimezone(UTC)
     if is_gap(parsed, tz):
-        raise UserInputError(
-            f"{field}: {text} does not exist in {tz.key} (the clocks skip it)", field=field
-        )
+        raise UserInputError(f"{field}: {text} does not exist in {tz.key} (the clocks skip it)", field=field)
     return wall(parsed, tz)
 
 

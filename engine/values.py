@@ -50,9 +50,7 @@ class MessageStatus(StrEnum):
 
 #: Allowed transitions (SPEC "Message lifecycle"); every change is a compare-and-set on these.
 TRANSITIONS: Mapping[MessageStatus, frozenset[MessageStatus]] = {
-    MessageStatus.PLANNED: frozenset(
-        {MessageStatus.SENDING, MessageStatus.SKIPPED, MessageStatus.CANCELLED}
-    ),
+    MessageStatus.PLANNED: frozenset({MessageStatus.SENDING, MessageStatus.SKIPPED, MessageStatus.CANCELLED}),
     MessageStatus.SENDING: frozenset(
         {
             MessageStatus.SENT,

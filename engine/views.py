@@ -40,7 +40,7 @@ def messages_json(session: Session, business_id: str, ref: str | None = None) ->
     )
     if ref is not None:
         query = query.where(BookingRow.ref == ref)
-    rows = session.execute(query).all()
+    rows = list(session.execute(query).all())
     rows.sort(key=lambda r: (r[0].due_at is None, r[0].due_at or r[0].created_at, r[0].id))
     return [message_json(m, booking_ref, tz) for m, booking_ref, tz in rows]
 
@@ -51,7 +51,12 @@ def history_json(session: Session, booking: BookingRow) -> list[dict[str, Any]]:
         select(HistoryRow).where(HistoryRow.booking_id == booking.id).order_by(HistoryRow.at, HistoryRow.id)
     )
     return [
-        {"at": timing.local_iso(h.at, tz), "kind": h.kind, "detail": h.detail, "message": str(h.message_id) if h.message_id else None}
+        {
+            "at": timing.local_iso(h.at, tz),
+            "kind": h.kind,
+            "detail": h.detail,
+            "message": str(h.message_id) if h.message_id else None,
+        }
         for h in rows
     ]
 
@@ -89,7 +94,9 @@ def booking_json(session: Session, row: BookingRow, *, with_messages: bool = Fal
         out["messages"] = [
             message_json(m, row.ref, row.timezone)
             for m in session.scalars(
-                select(MessageRow).where(MessageRow.booking_id == row.id).order_by(MessageRow.due_at, MessageRow.id)
+                select(MessageRow)
+                .where(MessageRow.booking_id == row.id)
+                .order_by(MessageRow.due_at, MessageRow.id)
             )
         ]
     return out

@@ -42,8 +42,10 @@ def webhook_router(runtime: Runtime, *, counter: Callable[[str, str], None] | No
         token = os.environ.get("TWILIO_AUTH_TOKEN", "")
         form = {k: str(v) for k, v in (await request.form()).items()}
         signature = request.headers.get("X-Twilio-Signature", "")
-        if not token or not signature or not RequestValidator(token).validate(
-            public_url(runtime, request), form, signature
+        if (
+            not token
+            or not signature
+            or not RequestValidator(token).validate(public_url(runtime, request), form, signature)
         ):
             count(route, "forbidden")
             raise HTTPException(status_code=403, detail="invalid Twilio signature")
@@ -54,7 +56,10 @@ def webhook_router(runtime: Runtime, *, counter: Callable[[str, str], None] | No
         form = await verified_form(request, "status")
         message_id = request.query_params.get("m", "")
         outcome = await run_in_threadpool(
-            inbound.status_callback, message_id, form.get("MessageStatus", ""), form.get("ErrorCode")
+            inbound.status_callback,
+            message_id,
+            form.get("MessageStatus", ""),
+            form.get("ErrorCode"),
         )
         count("status", outcome)
         return Response(status_code=204)

@@ -57,7 +57,9 @@ def project(tmp_path: Path) -> Iterator[Project]:
     shutil.copytree(REPO / "playbooks", root / "playbooks")
     shutil.copytree(REPO / "templates", root / "templates")
     shutil.copy(REPO / "business.yaml", root / "business.yaml")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FORVENT_", "TWILIO_", "SMTP_", "SENDGRID_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("FORVENT_", "TWILIO_", "SMTP_", "SENDGRID_"))
+    }
     env.update(
         FORVENT_SECRET="test-secret-not-for-production",
         FORVENT_DATABASE_URL=f"sqlite:///{root / 'forvent.db'}",

@@ -36,9 +36,7 @@ if TYPE_CHECKING:  # the runtime pulls in the database and rendering; channels n
 DEFAULT_SMTP_PORT = 25
 
 
-def build_channels(
-    runtime: Runtime, env: Mapping[str, str] | None = None
-) -> dict[str, BaseChannel]:
+def build_channels(runtime: Runtime, env: Mapping[str, str] | None = None) -> dict[str, BaseChannel]:
     """The ``sms`` and ``email`` channels; ``env`` defaults to ``os.environ``."""
     env = os.environ if env is None else env
     settings = runtime.settings

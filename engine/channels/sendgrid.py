@@ -62,9 +62,7 @@ class SendGridEmailChannel(BaseChannel):
 
     name = "email"
 
-    def __init__(
-        self, api_key: str, *, api_base: str = SENDGRID_API_BASE, timeout: float = 15.0
-    ) -> None:
+    def __init__(self, api_key: str, *, api_base: str = SENDGRID_API_BASE, timeout: float = 15.0) -> None:
         if not api_key.strip():
             raise ValueError("SendGridEmailChannel needs an api_key")
         self._client = httpx.Client(

@@ -6,8 +6,19 @@ from tests.conftest import Project
 
 
 def preview(project: Project, *args: str) -> list[dict[str, object]]:
-    rows = project.json("preview", "car_service", "--start", "2026-11-26T10:00", "--end", "2026-11-26T14:00",
-                        "--locale", "nb", "--created", "2026-11-23T12:00", *args)
+    rows = project.json(
+        "preview",
+        "car_service",
+        "--start",
+        "2026-11-26T10:00",
+        "--end",
+        "2026-11-26T14:00",
+        "--locale",
+        "nb",
+        "--created",
+        "2026-11-23T12:00",
+        *args,
+    )
     assert isinstance(rows, list)
     return rows
 
@@ -26,7 +37,9 @@ def test_timeline_is_in_send_order_with_waiting_rows_last(project: Project) -> N
     assert rows[-1]["status"] == "waiting"
 
 
-def test_each_row_is_rendered_in_the_customers_language_as_of_its_send_time(project: Project) -> None:
+def test_each_row_is_rendered_in_the_customers_language_as_of_its_send_time(
+    project: Project,
+) -> None:
     rows = preview(project, "--fact", "vehicle=Toyota Corolla")
     reminder = next(r for r in rows if r["step"] == "reminder_day_before")
     assert "i morgen" in str(reminder["body"])  # sent Wednesday about Thursday
@@ -37,9 +50,15 @@ def test_each_row_is_rendered_in_the_customers_language_as_of_its_send_time(proj
 
 
 def test_events_apply_in_time_order_and_move_the_rows(project: Project) -> None:
-    rows = preview(project, "--fact", "vehicle=Toyota Corolla",
-                   "--event", "job.completed@2026-11-26T15:00",
-                   "--event", "booking.delayed@2026-11-26T07:00,minutes=60,reason=deler kom sent")
+    rows = preview(
+        project,
+        "--fact",
+        "vehicle=Toyota Corolla",
+        "--event",
+        "job.completed@2026-11-26T15:00",
+        "--event",
+        "booking.delayed@2026-11-26T07:00,minutes=60,reason=deler kom sent",
+    )
     notice = next(r for r in rows if r["step"] == "delay_notice")
     assert notice["send_at"] == "2026-11-26T07:00:00+01:00"
     assert "11:00" in str(notice["body"])
@@ -54,7 +73,14 @@ def test_preview_leaves_no_database_behind(project: Project) -> None:
 
 
 def test_a_bad_event_is_one_line_exit_1(project: Project) -> None:
-    result = project.run("preview", "car_service", "--start", "2026-11-26T10:00",
-                         "--event", "job.exploded@2026-11-26T10:00", check=False)
+    result = project.run(
+        "preview",
+        "car_service",
+        "--start",
+        "2026-11-26T10:00",
+        "--event",
+        "job.exploded@2026-11-26T10:00",
+        check=False,
+    )
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0 and "--event" in result.stderr

@@ -20,14 +20,32 @@ TUESDAY_0800 = "2026-11-24T08:00:00+01:00"
 
 def book_plumber(project: Project, ref: str = "P-100") -> None:
     project.run(
-        "book", "--playbook", "plumber_visit", "--ref", ref, "--name", "Kari Nordmann",
-        "--phone", "912 34 567", "--email", "kari@example.com",
-        "--start", "2026-11-24T10:00", "--end", "2026-11-24T10:30", "--locale", "nb",
-        "--fact", "task=Tett avløp på badet", now=MONDAY_NOON,
+        "book",
+        "--playbook",
+        "plumber_visit",
+        "--ref",
+        ref,
+        "--name",
+        "Kari Nordmann",
+        "--phone",
+        "912 34 567",
+        "--email",
+        "kari@example.com",
+        "--start",
+        "2026-11-24T10:00",
+        "--end",
+        "2026-11-24T10:30",
+        "--locale",
+        "nb",
+        "--fact",
+        "task=Tett avløp på badet",
+        now=MONDAY_NOON,
     )
 
 
-def test_booking_then_one_pass_writes_a_confirmation_email_with_invite_and_an_sms(project: Project) -> None:
+def test_booking_then_one_pass_writes_a_confirmation_email_with_invite_and_an_sms(
+    project: Project,
+) -> None:
     book_plumber(project)
     project.run("dispatch", "--once", now=MONDAY_NOON)
 
@@ -48,7 +66,9 @@ def test_booking_then_one_pass_writes_a_confirmation_email_with_invite_and_an_sm
     assert event.decoded("DTSTART").isoformat() == "2026-11-24T10:00:00+01:00"
 
 
-def test_delay_at_0800_sends_the_new_window_before_10_and_moves_pending_reminders(project: Project) -> None:
+def test_delay_at_0800_sends_the_new_window_before_10_and_moves_pending_reminders(
+    project: Project,
+) -> None:
     book_plumber(project)
     project.run("dispatch", "--once", now=MONDAY_NOON)
     before = {m["step"]: m for m in project.json("messages", "P-100", now=MONDAY_NOON)}
@@ -66,7 +86,9 @@ def test_delay_at_0800_sends_the_new_window_before_10_and_moves_pending_reminder
     assert datetime.fromisoformat(notice["sent_at"]) < datetime.fromisoformat("2026-11-24T10:00:00+01:00")
     on_my_way = next(m for m in rows if m["step"] == "on_my_way")
     assert on_my_way["id"] == before["on_my_way"]["id"]
-    moved = datetime.fromisoformat(on_my_way["due_at"]) - datetime.fromisoformat(before["on_my_way"]["due_at"])
+    moved = datetime.fromisoformat(on_my_way["due_at"]) - datetime.fromisoformat(
+        before["on_my_way"]["due_at"]
+    )
     assert moved.total_seconds() == 3 * 3600
 
 

@@ -55,11 +55,29 @@ def pg_server() -> Iterator[str]:
         os.chown(root, user.pw_uid, user.pw_gid)
         prefix = ["runuser", "-u", "postgres", "--"]
     data, port = root / "data", _free_port()
-    subprocess.run([*prefix, initdb, "-D", str(data), "-A", "trust", "-U", "forvent", "-E", "UTF8",
-                    "--no-sync"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            *prefix,
+            initdb,
+            "-D",
+            str(data),
+            "-A",
+            "trust",
+            "-U",
+            "forvent",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+    )
     options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-    subprocess.run([*prefix, pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [*prefix, pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"],
+        check=True,
+        capture_output=True,
+    )
     try:
         yield f"postgresql+psycopg://forvent@127.0.0.1:{port}/"
     finally:

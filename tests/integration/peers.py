@@ -52,9 +52,7 @@ def free_port() -> int:
         return port
 
 
-def wait_for_port(
-    port: int, timeout: float, process: subprocess.Popen[bytes] | None = None
-) -> None:
+def wait_for_port(port: int, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:

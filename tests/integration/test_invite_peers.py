@@ -69,9 +69,7 @@ SUMMER = Invite(
     alarm=timedelta(hours=1),
 )
 CASES = {
-    "summer": Case(
-        SUMMER, datetime(2026, 7, 14, 8, tzinfo=UTC), datetime(2026, 7, 14, 9, tzinfo=UTC)
-    ),
+    "summer": Case(SUMMER, datetime(2026, 7, 14, 8, tzinfo=UTC), datetime(2026, 7, 14, 9, tzinfo=UTC)),
     "winter": Case(
         dataclasses.replace(
             SUMMER,
@@ -97,9 +95,7 @@ def _missing(what: str) -> None:
 
 
 def _run(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        args, capture_output=True, text=True, timeout=PEER_TIMEOUT, check=False, env=env
-    )
+    return subprocess.run(args, capture_output=True, text=True, timeout=PEER_TIMEOUT, check=False, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -306,9 +302,7 @@ def _query(client: httpx.Client, path: str, body: str) -> list[str]:
 def _put(client: httpx.Client, href: str, invite: Invite) -> None:
     # RFC 4791 4.1 forbids METHOD in stored objects, but Radicale 3.9 accepts
     # it (201), so the invite goes in exactly as mailed.
-    response = client.put(
-        href, content=build_invite(invite), headers={"Content-Type": "text/calendar"}
-    )
+    response = client.put(href, content=build_invite(invite), headers={"Content-Type": "text/calendar"})
     assert response.status_code in (201, 204), response.text
 
 
@@ -327,9 +321,7 @@ def test_radicale_finds_the_event_at_the_booking_time(
     assert _events_in(radicale, calendar_path, case.end_utc, case.end_utc + hour) == []
 
 
-def test_radicale_keeps_one_event_when_the_booking_moves(
-    radicale: httpx.Client, calendar_path: str
-) -> None:
+def test_radicale_keeps_one_event_when_the_booking_moves(radicale: httpx.Client, calendar_path: str) -> None:
     href, hour = f"{calendar_path}booking.ics", timedelta(hours=1)
     moved = dataclasses.replace(
         SUMMER,

@@ -49,8 +49,14 @@ class World:
 
     def book(self, ref: str = "C-1", playbook: str = "car_service", **changes: object) -> None:
         data = BookingInput(
-            ref=ref, playbook=playbook, name="Kari Nordmann", phone="+4791234567", email="kari@example.com",
-            start="2026-11-26T10:00", end="2026-11-26T14:00", locale="nb",
+            ref=ref,
+            playbook=playbook,
+            name="Kari Nordmann",
+            phone="+4791234567",
+            email="kari@example.com",
+            start="2026-11-26T10:00",
+            end="2026-11-26T14:00",
+            locale="nb",
             facts={"vehicle": "Toyota Corolla"} if playbook == "car_service" else {"task": "Tett avløp"},
         )
         for key, value in changes.items():
@@ -80,7 +86,7 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 
 def invite_of(message: object) -> Calendar:
-    ics = getattr(message, "ics")
+    ics = message.ics
     assert ics is not None
     return Calendar.from_ical(ics)
 
@@ -123,7 +129,10 @@ def test_reschedule_supersedes_pending_rows_and_plans_the_new_date(world: World)
     assert [r.status for r in rows] == ["sent", "planned"]
     assert rows[1].due_at == datetime(2026, 12, 2, 17, 0, tzinfo=OSLO)
     two_hour = [r for r in world.rows() if r.step == "reminder_2h"]
-    assert [(r.status, r.reason) for r in two_hour] == [("cancelled", "superseded"), ("planned", None)]
+    assert [(r.status, r.reason) for r in two_hour] == [
+        ("cancelled", "superseded"),
+        ("planned", None),
+    ]
 
 
 def test_delay_moves_pending_rows_and_refuses_after_start(world: World) -> None:
@@ -157,7 +166,10 @@ def test_a_second_delay_within_two_minutes_supersedes_the_unsent_notice(world: W
     world.at(2026, 11, 26, 7, 1)
     world.service.delay("C-1", minutes=30)
     notices = [r for r in world.rows() if r.step == "delay_notice" and r.channel == "sms"]
-    assert [(r.status, r.reason) for r in notices] == [("cancelled", "superseded"), ("planned", None)]
+    assert [(r.status, r.reason) for r in notices] == [
+        ("cancelled", "superseded"),
+        ("planned", None),
+    ]
     world.dispatcher.run_until_idle()
     [sent] = [m for m in world.sms.sent if m.step == "delay_notice"]
     assert "11:00" in sent.body
@@ -167,7 +179,10 @@ def test_a_dispatcher_that_was_down_skips_stale_messages(world: World) -> None:
     world.book()
     world.at(2026, 11, 26, 7, 0)  # the day-before reminder (Wed 17:00) is 14 h overdue
     world.dispatcher.run_until_idle()
-    assert (world.row("reminder_day_before").status, world.row("reminder_day_before").reason) == ("skipped", "stale")
+    assert (world.row("reminder_day_before").status, world.row("reminder_day_before").reason) == (
+        "skipped",
+        "stale",
+    )
     assert world.row("confirmation").status == "skipped"
 
 

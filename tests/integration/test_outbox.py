@@ -24,10 +24,23 @@ def seed_booking(db: Database) -> int:
         s.add(customer)
         s.flush()
         booking = BookingRow(
-            business_id="b", ref="R1", playbook="p", customer_id=customer.id, timezone="Europe/Oslo",
-            locale="nb", status="booked", start_at=T0 + timedelta(days=1), end_at=T0 + timedelta(days=1, hours=1),
-            promised_start=T0 + timedelta(days=1), promised_end=T0 + timedelta(days=1, hours=1),
-            facts={}, choices={}, anchors={}, invite_uid="u@x", created_at=T0, updated_at=T0,
+            business_id="b",
+            ref="R1",
+            playbook="p",
+            customer_id=customer.id,
+            timezone="Europe/Oslo",
+            locale="nb",
+            status="booked",
+            start_at=T0 + timedelta(days=1),
+            end_at=T0 + timedelta(days=1, hours=1),
+            promised_start=T0 + timedelta(days=1),
+            promised_end=T0 + timedelta(days=1, hours=1),
+            facts={},
+            choices={},
+            anchors={},
+            invite_uid="u@x",
+            created_at=T0,
+            updated_at=T0,
         )
         s.add(booking)
         s.flush()
@@ -35,20 +48,40 @@ def seed_booking(db: Database) -> int:
 
 
 def plan(key: str, due: datetime) -> PlannedMessage:
-    return PlannedMessage(key=key, step=key.split(":")[0], channel="sms", status=S.PLANNED, due_at=due,
-                          moves_with_start=True, template="t")
+    return PlannedMessage(
+        key=key,
+        step=key.split(":")[0],
+        channel="sms",
+        status=S.PLANNED,
+        due_at=due,
+        moves_with_start=True,
+        template="t",
+    )
 
 
 def enqueue(db: Database, booking_id: int, *plans: PlannedMessage) -> list[MessageRow]:
     with db.session() as s:
-        return outbox.enqueue(s, business_id="b", booking_id=booking_id, planned=plans, now=T0,
-                              schedule_version=1, tz_name="Europe/Oslo")
+        return outbox.enqueue(
+            s,
+            business_id="b",
+            booking_id=booking_id,
+            planned=plans,
+            now=T0,
+            schedule_version=1,
+            tz_name="Europe/Oslo",
+        )
 
 
 def claim(db: Database, now: datetime, worker: str = "w1", limit: int = 10) -> list[int]:
     with db.session() as s:
-        rows = outbox.claim_due(s, now=now, worker=worker, lease=LEASE, limit=limit,
-                                skip_locked=db.engine.dialect.name != "sqlite")
+        rows = outbox.claim_due(
+            s,
+            now=now,
+            worker=worker,
+            lease=LEASE,
+            limit=limit,
+            skip_locked=db.engine.dialect.name != "sqlite",
+        )
         return [r.id for r in rows]
 
 
@@ -67,8 +100,13 @@ def test_enqueue_is_idempotent_and_moves_pending_rows_in_place(database: Databas
 
 def test_claim_takes_due_rows_earliest_first_and_never_twice(database: Database) -> None:
     booking = seed_booking(database)
-    enqueue(database, booking, plan("late:sms:v1", T0 + timedelta(minutes=30)),
-            plan("early:sms:v1", T0 + timedelta(minutes=10)), plan("future:sms:v1", T0 + timedelta(days=2)))
+    enqueue(
+        database,
+        booking,
+        plan("late:sms:v1", T0 + timedelta(minutes=30)),
+        plan("early:sms:v1", T0 + timedelta(minutes=10)),
+        plan("future:sms:v1", T0 + timedelta(days=2)),
+    )
     now = T0 + timedelta(hours=1)
     ids = claim(database, now)
     with database.session() as s:

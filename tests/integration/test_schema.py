@@ -26,7 +26,14 @@ def test_init_db_twice_keeps_the_schema_and_is_a_no_op(tmp_path: Path) -> None:
     db.upgrade()
     db.upgrade()
     tables = set(inspect(db.engine).get_table_names())
-    assert {"bookings", "messages", "history", "customers", "businesses", "alembic_version"} <= tables
+    assert {
+        "bookings",
+        "messages",
+        "history",
+        "customers",
+        "businesses",
+        "alembic_version",
+    } <= tables
     db.dispose()
 
 

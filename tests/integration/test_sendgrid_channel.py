@@ -186,9 +186,7 @@ def test_client_errors_are_permanent(stub: StubServer, status: int) -> None:
 
 
 def test_429_is_transient_with_retry_after(stub: StubServer) -> None:
-    stub.reply_in_turn(
-        Reply(429, {"errors": [{"message": "too many requests"}]}, {"Retry-After": "30"})
-    )
+    stub.reply_in_turn(Reply(429, {"errors": [{"message": "too many requests"}]}, {"Retry-After": "30"}))
     with stub_channel(stub) as channel, pytest.raises(TransientChannelError) as caught:
         channel.send(MESSAGE)
     assert caught.value.provider_code == "429"

@@ -77,9 +77,7 @@ def _calculator(cases: list[str], workdir: Path) -> list[dict[str, Any]]:
     if not CALCULATOR.is_file():
         missing_peer(f"{CALCULATOR} not found (set FORVENT_SHARED_DIR)")
     if not (modules / "sms-segments-calculator").is_dir():
-        missing_peer(
-            f"sms-segments-calculator not installed under {modules} (see shared/tools/setup.sh)"
-        )
+        missing_peer(f"sms-segments-calculator not installed under {modules} (see shared/tools/setup.sh)")
     batch = workdir / "cases.json"
     batch.write_text(json.dumps(cases), encoding="utf-8")
     run = subprocess.run(
@@ -100,9 +98,10 @@ def _generated() -> list[str]:
     alphabet = st.sampled_from(GSM) | st.sampled_from(OTHER)
     mostly_gsm = st.text(alphabet=st.sampled_from(GSM), min_size=140, max_size=330)
     mixed = st.text(alphabet=alphabet, min_size=0, max_size=220)
+    mixed_long = st.text(alphabet=alphabet, min_size=60, max_size=210)
 
     @settings(max_examples=400, database=None, suppress_health_check=list(HealthCheck))
-    @given(mostly_gsm | mixed)
+    @given(mostly_gsm | mixed | mixed_long)
     def collect(text: str) -> None:
         texts.append(text)
 
@@ -120,6 +119,4 @@ def test_encoding_and_segments_match_twilios_calculator(tmp_path: Path) -> None:
         twilio = (result["twilio"]["encoding"], result["twilio"]["segments"])
         if (ours.encoding, ours.segments) != twilio:
             mismatches.append(f"{text!r}: ours {ours.encoding}/{ours.segments}, Twilio {twilio}")
-    assert not mismatches, f"{len(mismatches)} of {len(cases)} differ:\n" + "\n".join(
-        mismatches[:20]
-    )
+    assert not mismatches, f"{len(mismatches)} of {len(cases)} differ:\n" + "\n".join(mismatches[:20])

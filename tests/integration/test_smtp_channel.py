@@ -157,9 +157,7 @@ def test_an_email_with_an_invite_arrives_whole(channel: SmtpEmailChannel, handle
     assert message["Date"].datetime == MESSAGE.date
 
 
-def test_the_invite_is_an_alternative_and_an_attachment(
-    channel: SmtpEmailChannel, handler: Handler
-) -> None:
+def test_the_invite_is_an_alternative_and_an_attachment(channel: SmtpEmailChannel, handler: Handler) -> None:
     channel.send(MESSAGE)
     message = received(handler)
 
@@ -223,18 +221,14 @@ def test_a_connection_the_server_dropped_is_replaced(handler: Handler) -> None:
 
 
 def test_auth_with_username_and_password(server: Controller, handler: Handler) -> None:
-    with SmtpEmailChannel(
-        server.hostname, server.port, username="forvent", password="s3cret"
-    ) as channel:
+    with SmtpEmailChannel(server.hostname, server.port, username="forvent", password="s3cret") as channel:
         channel.send(MESSAGE)
     assert len(handler.envelopes) == 1
 
 
 def test_a_wrong_password_is_permanent(server: Controller) -> None:
     with (
-        SmtpEmailChannel(
-            server.hostname, server.port, username="forvent", password="wrong"
-        ) as channel,
+        SmtpEmailChannel(server.hostname, server.port, username="forvent", password="wrong") as channel,
         pytest.raises(PermanentChannelError) as caught,
     ):
         channel.send(MESSAGE)

@@ -60,9 +60,7 @@ def twilio_prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def channel(twilio_prism: str) -> Iterator[TwilioSmsChannel]:
-    channel = TwilioSmsChannel(
-        ACCOUNT_SID, AUTH_TOKEN, from_number="+4759440000", api_base=twilio_prism
-    )
+    channel = TwilioSmsChannel(ACCOUNT_SID, AUTH_TOKEN, from_number="+4759440000", api_base=twilio_prism)
     yield channel
     channel.close()
 
@@ -264,9 +262,7 @@ def test_a_timeout_is_transient(stub: StubServer) -> None:
 def test_a_refused_connection_is_transient() -> None:
     api_base = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     with (
-        TwilioSmsChannel(
-            ACCOUNT_SID, AUTH_TOKEN, from_number="+4759440000", api_base=api_base
-        ) as channel,
+        TwilioSmsChannel(ACCOUNT_SID, AUTH_TOKEN, from_number="+4759440000", api_base=api_base) as channel,
         pytest.raises(TransientChannelError) as caught,
     ):
         channel.send(MESSAGE)

@@ -37,7 +37,9 @@ def client(world: World) -> TestClient:
     return TestClient(app)
 
 
-def post(client: TestClient, path: str, form: dict[str, str], *, sign: bool = True, token: str = TOKEN) -> int:
+def post(
+    client: TestClient, path: str, form: dict[str, str], *, sign: bool = True, token: str = TOKEN
+) -> int:
     headers = {}
     if sign:
         headers["X-Twilio-Signature"] = RequestValidator(token).compute_signature(PUBLIC + path, form)
@@ -124,7 +126,14 @@ def test_undelivered_sms_falls_back_to_email(world: World, client: TestClient) -
     world.dispatcher.run_until_idle()
     sms = world.row("reminder_day_before")
     path = f"/webhooks/twilio/status?m={sms.id}"
-    assert post(client, path, {"MessageSid": "SM2", "MessageStatus": "undelivered", "ErrorCode": "30003"}) == 204
+    assert (
+        post(
+            client,
+            path,
+            {"MessageSid": "SM2", "MessageStatus": "undelivered", "ErrorCode": "30003"},
+        )
+        == 204
+    )
     failed = world.row("reminder_day_before")
     assert (failed.status, failed.reason) == ("failed", "sms:30003")
     world.dispatcher.run_until_idle()

@@ -228,9 +228,7 @@ def test_publish_names_no_attendee() -> None:
 # --- zones ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "zone", ["Europe/Oslo", "America/New_York", "Australia/Sydney", "Asia/Kolkata"]
-)
+@pytest.mark.parametrize("zone", ["Europe/Oslo", "America/New_York", "Australia/Sydney", "Asia/Kolkata"])
 def test_every_tzid_used_has_a_vtimezone(zone: str) -> None:
     data = build_invite(_invite(timezone=zone))
     calendar, _ = _parse(data)
@@ -298,9 +296,7 @@ def test_booking_over_new_year_resolves_without_rdate_lists() -> None:
 
     # ical.js reads a VTIMEZONE with RDATE lists an hour wrong in summer.
     assert b"RDATE" not in data
-    assert _resolve_with_vtimezone(calendar, event, "DTSTART") == datetime(
-        2026, 12, 31, 22, tzinfo=UTC
-    )
+    assert _resolve_with_vtimezone(calendar, event, "DTSTART") == datetime(2026, 12, 31, 22, tzinfo=UTC)
     assert _resolve_with_vtimezone(calendar, event, "DTEND") == datetime(2027, 1, 1, tzinfo=UTC)
 
 
@@ -407,8 +403,6 @@ def test_invalid_invite_is_refused(changes: dict[str, Any]) -> None:
 
 def test_invite_uid_is_stable_per_booking() -> None:
     assert invite_uid("01J0ABC", "forvent.example.com") == "forvent-01J0ABC@forvent.example.com"
-    assert invite_uid("01J0ABC", "forvent.example.com") != invite_uid(
-        "01J0ABD", "forvent.example.com"
-    )
+    assert invite_uid("01J0ABC", "forvent.example.com") != invite_uid("01J0ABD", "forvent.example.com")
     with pytest.raises(ValueError):
         invite_uid("has space", "forvent.example.com")

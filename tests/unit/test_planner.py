@@ -26,15 +26,38 @@ def playbook(**changes: Any) -> Playbook:
         "timezone": "Europe/Oslo",
         "channels": ["sms", "email"],
         "steps": [
-            {"id": "confirmation", "when": "booking.created", "channels": ["email", "sms"], "deliver": "all",
-             "template": "confirmation", "invite": "request"},
-            {"id": "reminder_day_before", "at": "start - 1d", "at_local_time": "17:00",
-             "skip_if_created_within": "36h", "unless": "booking.confirmed", "template": "reminder"},
-            {"id": "reminder_2h", "at": "start - 2h", "channels": ["sms"], "template": "reminder_short"},
+            {
+                "id": "confirmation",
+                "when": "booking.created",
+                "channels": ["email", "sms"],
+                "deliver": "all",
+                "template": "confirmation",
+                "invite": "request",
+            },
+            {
+                "id": "reminder_day_before",
+                "at": "start - 1d",
+                "at_local_time": "17:00",
+                "skip_if_created_within": "36h",
+                "unless": "booking.confirmed",
+                "template": "reminder",
+            },
+            {
+                "id": "reminder_2h",
+                "at": "start - 2h",
+                "channels": ["sms"],
+                "template": "reminder_short",
+            },
             {"id": "delay_notice", "when": "booking.delayed", "urgent": True, "template": "delay"},
             {"id": "review_request", "at": "completed + 2h", "template": "review"},
-            {"id": "next_service", "at": "completed + 11mo", "at_local_time": "10:00",
-             "on_closed_day": "next_open_day", "marketing": True, "template": "next_service"},
+            {
+                "id": "next_service",
+                "at": "completed + 11mo",
+                "at_local_time": "10:00",
+                "on_closed_day": "next_open_day",
+                "marketing": True,
+                "template": "next_service",
+            },
         ],
     }
     data.update(changes)
@@ -43,10 +66,16 @@ def playbook(**changes: Any) -> Playbook:
 
 def booking(start: datetime, *, created: datetime, **changes: Any) -> Booking:
     values: dict[str, Any] = {
-        "id": "1", "ref": "R1", "playbook": "car_service",
+        "id": "1",
+        "ref": "R1",
+        "playbook": "car_service",
         "customer": Customer(name="Kari Nordmann", phone="+4791234567", email="kari@example.com"),
-        "start": start, "end": start + timedelta(hours=2), "promised_start": start,
-        "promised_end": start + timedelta(hours=2), "timezone": "Europe/Oslo", "locale": "nb",
+        "start": start,
+        "end": start + timedelta(hours=2),
+        "promised_start": start,
+        "promised_end": start + timedelta(hours=2),
+        "timezone": "Europe/Oslo",
+        "locale": "nb",
         "created_at": created,
     }
     values.update(changes)
@@ -139,7 +168,12 @@ def test_unless_confirmed_skips_as_already_confirmed() -> None:
 
 def test_completed_anchor_plans_review_two_hours_later_and_next_service_on_an_open_day() -> None:
     done = datetime(2026, 11, 26, 14, 30, tzinfo=OSLO)
-    b = booking(THURSDAY_10, created=MONDAY_NOON, status=BookingStatus.COMPLETED, anchors={"completed": done})
+    b = booking(
+        THURSDAY_10,
+        created=MONDAY_NOON,
+        status=BookingStatus.COMPLETED,
+        anchors={"completed": done},
+    )
     plan = by_step(Planner(playbook(), BUSINESS).timed(b, now=done))
     assert plan["review_request:sms"].due_at == datetime(2026, 11, 26, 16, 30, tzinfo=OSLO)
     # 11 months later is Monday 2027-10-26? It is a Tuesday: an open day, kept at 10:00.
@@ -150,7 +184,12 @@ def test_completed_anchor_plans_review_two_hours_later_and_next_service_on_an_op
 
 def test_next_service_on_a_weekend_moves_to_monday() -> None:
     done = datetime(2026, 11, 28, 14, 0, tzinfo=OSLO)  # a Saturday; +11mo is Tuesday 2027-10-28? no: Thursday
-    b = booking(THURSDAY_10, created=MONDAY_NOON, status=BookingStatus.COMPLETED, anchors={"completed": done})
+    b = booking(
+        THURSDAY_10,
+        created=MONDAY_NOON,
+        status=BookingStatus.COMPLETED,
+        anchors={"completed": done},
+    )
     plan = by_step(Planner(playbook(), BUSINESS).timed(b, now=done))
     due = plan["next_service:sms"].due_at.astimezone(OSLO)
     assert due.weekday() < 5 and due.hour == 10
@@ -162,7 +201,9 @@ def test_marketing_without_consent_is_skipped_no_consent() -> None:
     plan = by_step(Planner(pb, BUSINESS).timed(b, now=MONDAY_NOON))
     assert plan["promo:sms"].reason == "no_consent"
     ok = replace(b, customer=replace(b.customer, marketing_ok=True))
-    assert by_step(Planner(pb, BUSINESS).timed(ok, now=MONDAY_NOON))["promo:sms"].status == MessageStatus.PLANNED
+    assert (
+        by_step(Planner(pb, BUSINESS).timed(ok, now=MONDAY_NOON))["promo:sms"].status == MessageStatus.PLANNED
+    )
 
 
 def test_confirmation_goes_by_every_listed_channel_with_deliver_all() -> None:
@@ -170,7 +211,8 @@ def test_confirmation_goes_by_every_listed_channel_with_deliver_all() -> None:
     event = Event(id="7", name="booking.created", at=MONDAY_NOON)
     plan = Planner(playbook(), BUSINESS).for_event(b, event, now=MONDAY_NOON)
     assert [(m.step, m.channel, m.due_at) for m in plan] == [
-        ("confirmation", "email", MONDAY_NOON), ("confirmation", "sms", MONDAY_NOON)
+        ("confirmation", "email", MONDAY_NOON),
+        ("confirmation", "sms", MONDAY_NOON),
     ]
 
 
@@ -198,9 +240,13 @@ def test_each_delay_gets_its_own_notice_and_the_builtin_moved_step_when_the_play
 def test_a_time_change_sends_the_updated_invite_by_email_when_the_notice_goes_by_sms() -> None:
     b = booking(THURSDAY_10, created=MONDAY_NOON)
     planner = Planner(playbook(), BUSINESS)
-    plan = planner.for_event(b, Event(id="10", name="booking.delayed", at=MONDAY_NOON), now=MONDAY_NOON,
-                             invite_sent=True)
-    assert [(m.step, m.channel) for m in plan] == [("delay_notice", "sms"), ("invite_update", "email")]
+    plan = planner.for_event(
+        b, Event(id="10", name="booking.delayed", at=MONDAY_NOON), now=MONDAY_NOON, invite_sent=True
+    )
+    assert [(m.step, m.channel) for m in plan] == [
+        ("delay_notice", "sms"),
+        ("invite_update", "email"),
+    ]
 
 
 def test_urgent_event_step_ignores_quiet_hours_and_others_wait() -> None:

@@ -51,8 +51,14 @@ def test_extension_keys_are_allowed(tmp_path: Path) -> None:
     [
         (GOOD.replace("title: Visit", "title: Visit\ncolour: red"), ":3: unknown key 'colour'"),
         (GOOD.replace("at: start - 1d", "at: start - 1x"), ":8: steps.1.at: bad duration '1x'"),
-        (GOOD.replace("at: start - 1d", "at: begin - 1d"), ":8: steps.1.at: unknown anchor 'begin'"),
-        (GOOD.replace("booking.created", "booking.made"), ":5: steps.0.when: unknown event 'booking.made'"),
+        (
+            GOOD.replace("at: start - 1d", "at: begin - 1d"),
+            ":8: steps.1.at: unknown anchor 'begin'",
+        ),
+        (
+            GOOD.replace("booking.created", "booking.made"),
+            ":5: steps.0.when: unknown event 'booking.made'",
+        ),
         (GOOD.replace('"17:00"', "17:00"), ":9: at_local_time: times of day must be quoted"),
         (GOOD.replace("id: reminder", "id: confirmation"), ":7: duplicate step id 'confirmation'"),
         (GOOD.replace("at: start - 1d", "at: completed - 1d"), "always too late"),

@@ -76,9 +76,7 @@ def test_hours_are_elapsed_time_across_dst() -> None:
 
 def test_month_end_clamps() -> None:
     jan31 = datetime(2027, 1, 31, 10, 0, tzinfo=OSLO)
-    assert timing.shift(jan31, 1, Duration(months=1), OSLO) == datetime(
-        2027, 2, 28, 10, 0, tzinfo=OSLO
-    )
+    assert timing.shift(jan31, 1, Duration(months=1), OSLO) == datetime(2027, 2, 28, 10, 0, tzinfo=OSLO)
     leap = datetime(2028, 1, 31, 10, 0, tzinfo=OSLO)
     assert timing.shift(leap, 1, Duration(months=1), OSLO).day == 29
 
@@ -125,9 +123,7 @@ def test_quiet_boundaries_are_allowed(clock: time, quiet: bool) -> None:
 
 def test_quiet_message_moves_to_the_window_end() -> None:
     due = datetime(2026, 11, 23, 22, 0, tzinfo=OSLO)
-    decision = timing.apply_quiet_hours(
-        due, quiet=QUIET, tz=OSLO, about=None, now=due - timedelta(days=1)
-    )
+    decision = timing.apply_quiet_hours(due, quiet=QUIET, tz=OSLO, about=None, now=due - timedelta(days=1))
     assert decision.due == datetime(2026, 11, 24, 8, 0, tzinfo=OSLO)
 
 
@@ -150,9 +146,7 @@ def test_quiet_message_whose_window_start_passed_has_no_time() -> None:
 def test_next_open_day_skips_weekend_and_closed_dates() -> None:
     saturday = datetime(2026, 12, 19, 10, 0, tzinfo=OSLO)
     weekdays = range(5)
-    assert timing.next_open_day(saturday, OSLO, weekdays, set()) == datetime(
-        2026, 12, 21, 10, 0, tzinfo=OSLO
-    )
+    assert timing.next_open_day(saturday, OSLO, weekdays, set()) == datetime(2026, 12, 21, 10, 0, tzinfo=OSLO)
     christmas_eve = datetime(2026, 12, 24, 10, 0, tzinfo=OSLO)
     closed = {date(2026, 12, 24), date(2026, 12, 25)}
     assert timing.next_open_day(christmas_eve, OSLO, weekdays, closed) == datetime(
@@ -165,9 +159,7 @@ def test_next_open_day_skips_weekend_and_closed_dates() -> None:
 instants = st.datetimes(
     min_value=datetime(2026, 1, 1), max_value=datetime(2028, 12, 31), timezones=st.just(UTC)
 )
-zones = st.sampled_from(
-    ["Europe/Oslo", "Europe/Copenhagen", "America/New_York", "Australia/Sydney"]
-)
+zones = st.sampled_from(["Europe/Oslo", "Europe/Copenhagen", "America/New_York", "Australia/Sydney"])
 clocks = st.times().map(lambda t: t.replace(second=0, microsecond=0))
 
 
