@@ -544,7 +544,7 @@ def check_template_source(
         tree = env.parse(source, filename=str(path))
         env.compile(tree, filename=str(path))  # unknown filters and tests fail here
     except TemplateSyntaxError as exc:
-        return [(exc.lineno, f"syntax error: {exc.message}")]
+        return [(exc.lineno, f"template syntax error: {exc.message}")]
     problems = [
         *_block_problems(tree, kind),
         *_name_problems(tree),
@@ -609,7 +609,7 @@ def _attribute_problems(tree: nodes.Template, facts: set[str]) -> Iterator[tuple
                 yield node.lineno, f"unknown attribute {root}.{attr} ({root} has {known})"
         elif path[:2] == ("booking", "facts") and len(path) == 3 and path[2] not in known_facts:
             declared = ", ".join(sorted(facts)) or "none"
-            message = f"booking.facts.{path[2]} is not a fact the playbook declares"
+            message = f"booking.facts.{path[2]} is not declared in the playbook's facts"
             yield node.lineno, f"{message} (declared: {declared})"
 
 
@@ -617,21 +617,21 @@ def _unsafe_problems(tree: nodes.Template) -> Iterator[tuple[int, str]]:
     rule = "names starting with '_' are not allowed"
     for node in tree.find_all((nodes.Name, nodes.Getattr, nodes.Getitem, nodes.Filter)):
         if isinstance(node, nodes.Name) and node.name.startswith("_"):
-            yield node.lineno, f"unsafe: variable {node.name!r} ({rule})"
+            yield node.lineno, f"unsafe template construct: variable {node.name!r} ({rule})"
         elif isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
-            yield node.lineno, f"unsafe: attribute {node.attr!r} ({rule})"
+            yield node.lineno, f"unsafe template construct: attribute {node.attr!r} ({rule})"
         elif isinstance(node, nodes.Getitem) and (_text(node.arg) or "x").startswith("_"):
-            yield node.lineno, f"unsafe: item {_text(node.arg)!r} ({rule})"
+            yield node.lineno, f"unsafe template construct: item {_text(node.arg)!r} ({rule})"
         elif isinstance(node, nodes.Filter):
             yield from _unsafe_filter(node, rule)
 
 
 def _unsafe_filter(node: nodes.Filter, rule: str) -> Iterator[tuple[int, str]]:
     if node.name == "attr":
-        yield node.lineno, "unsafe: the attr filter is not allowed"
+        yield node.lineno, "unsafe template construct: the attr filter"
         return
     named = [kw.value for kw in node.kwargs if kw.key == "attribute"]
     positional = node.args[:1] if node.name in _ATTRIBUTE_FILTERS else []
     for arg in (*named, *positional):
         if (_text(arg) or "x").startswith("_"):
-            yield node.lineno, f"unsafe: attribute {_text(arg)!r} in {node.name} ({rule})"
+            yield node.lineno, f"unsafe template construct: attribute {_text(arg)!r} in {node.name} ({rule})"

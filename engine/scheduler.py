@@ -5,19 +5,45 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from engine import jobs
 from engine.dispatcher import Dispatcher
 from engine.runtime import Runtime
 
 log = logging.getLogger("forvent.scheduler")
 PASS_SECONDS = 1
+JOB_LEASE = timedelta(minutes=10)
 
 
 def make_scheduler(dispatcher: Dispatcher) -> BackgroundScheduler:
+    """A pass every second, plus the once-per-deployment jobs (watch, retention)."""
     scheduler = BackgroundScheduler(timezone="UTC")
+    runtime = dispatcher.rt
+    holder = dispatcher.worker
+    scheduler.add_job(
+        _locked,
+        "interval",
+        minutes=1,
+        args=[runtime, "watch", holder, jobs.watch],
+        id="watch",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.add_job(
+        _locked,
+        "interval",
+        hours=24,
+        args=[runtime, "retention", holder, jobs.retention],
+        id="retention",
+        max_instances=1,
+        coalesce=True,
+        next_run_time=None,
+    )
     # One pass at a time per process (max_instances=1); a missed tick is simply the
     # next pass, so coalesce and no misfire grace worries: the outbox keeps the work.
     scheduler.add_job(
@@ -31,6 +57,14 @@ def make_scheduler(dispatcher: Dispatcher) -> BackgroundScheduler:
         misfire_grace_time=None,
     )
     return scheduler
+
+
+def _locked(runtime: Runtime, name: str, holder: str, job: Callable[[Runtime], int]) -> None:
+    try:
+        if jobs.acquire(runtime, name, holder, JOB_LEASE):
+            job(runtime)
+    except Exception:
+        log.exception("periodic job %s failed", name)
 
 
 def _safe_pass(dispatcher: Dispatcher) -> None:

@@ -335,17 +335,20 @@ def test_lint_passes_a_good_template() -> None:
 def test_lint_syntax_error() -> None:
     [(line, message)] = lint("Hei\n\n{% if booking.confirmed %}\nJA")
     assert line == 4
-    assert message.startswith("syntax error: Unexpected end of template.")
+    assert message.startswith("template syntax error: Unexpected end of template.")
 
 
 def test_lint_unknown_filter() -> None:
-    assert lint("{{ 3 | price }}") == [(1, "syntax error: No filter named 'price'.")]
+    assert lint("{{ 3 | price }}") == [(1, "template syntax error: No filter named 'price'.")]
 
 
 def test_lint_undeclared_fact() -> None:
     [(line, message)] = lint("Hei\n{{ booking.facts.colour }}")
     assert line == 2
-    assert message.startswith("booking.facts.colour is not a fact the playbook declares")
+    assert message == (
+        "booking.facts.colour is not declared in the playbook's facts"
+        " (declared: estimate, rental_car, vehicle)"
+    )
 
 
 def test_lint_unknown_variable_and_attribute() -> None:
@@ -370,7 +373,7 @@ def test_lint_unknown_variable_and_attribute() -> None:
 def test_lint_unsafe_constructs(source: str) -> None:
     [(line, message)] = lint("ok\n" + source)
     assert line == 2
-    assert message.startswith("unsafe: ")
+    assert message.startswith("unsafe template construct: ")
 
 
 def test_lint_missing_email_blocks() -> None:

@@ -1,0 +1,49 @@
+"""Once-per-deployment jobs: the watch that prevents silent lateness, and retention."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from engine import jobs
+from engine.tables import HistoryRow, MessageRow
+from tests.integration.test_lifecycle import World, world  # noqa: F401 - fixture
+
+
+def test_watch_alerts_staff_once_before_a_promised_arrival_passes_in_silence(world: World) -> None:
+    world.book(ref="P-1", playbook="plumber_visit")
+    world.at(2026, 11, 26, 9, 50)  # ten minutes before the promised 10:00 arrival
+    assert jobs.watch(world.rt) == 1
+    assert jobs.watch(world.rt) == 0
+    world.dispatcher.run_until_idle()
+    alerts = [m for m in world.sms.sent if m.step == "staff_alert"]
+    assert len(alerts) == 1 and "P-1" in alerts[0].body and "10:00" in alerts[0].body
+    assert alerts[0].to == world.rt.business.staff_phone
+
+
+def test_a_delay_moves_the_watch_to_the_new_time(world: World) -> None:
+    world.book(ref="P-1", playbook="plumber_visit")
+    world.at(2026, 11, 26, 9, 30)
+    world.service.delay("P-1", minutes=60)
+    world.at(2026, 11, 26, 9, 50)
+    assert jobs.watch(world.rt) == 0
+
+
+def test_the_lease_lets_one_process_run_a_job(world: World) -> None:
+    assert jobs.acquire(world.rt, "watch", "a", timedelta(minutes=10))
+    assert not jobs.acquire(world.rt, "watch", "b", timedelta(minutes=10))
+    world.clock.set(world.clock.now() + timedelta(minutes=11))
+    assert jobs.acquire(world.rt, "watch", "b", timedelta(minutes=10))
+
+
+def test_retention_purges_old_bodies_and_keeps_rows(world: World) -> None:
+    from dataclasses import replace
+
+    world.book()
+    world.dispatcher.run_until_idle()
+    world.rt.settings = replace(world.rt.settings, retention_days=30)
+    world.clock.set(world.clock.now() + timedelta(days=31))
+    assert jobs.retention(world.rt) >= 2
+    with world.rt.database.session() as s:
+        rows = s.query(MessageRow).filter(MessageRow.status == "sent").all()
+        assert rows and all(r.body is None for r in rows)
+        assert s.query(HistoryRow).count() > 0
