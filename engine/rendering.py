@@ -379,13 +379,15 @@ def _where(exc: BaseException, fallback: str) -> str:
 
 
 @contextmanager
-def _reported(name: str) -> Iterator[None]:
+def _reported(root: Path, name: str) -> Iterator[None]:
+    """Errors of rendering template ``name`` under ``root`` as ``TemplateRenderError``."""
     try:
         yield
     except TemplateSyntaxError as exc:
-        raise TemplateRenderError(f"{exc.filename or name}:{exc.lineno}: {exc.message}") from exc
+        where = f"{exc.filename or root / name}:{exc.lineno}"
+        raise TemplateRenderError(f"{where}: {exc.message}") from exc
     except _RENDER_ERRORS as exc:
-        raise TemplateRenderError(f"{_where(exc, name)}: {exc}") from exc
+        raise TemplateRenderError(f"{_where(exc, str(root / name))}: {exc}") from exc
 
 
 def _tidy(text: str) -> str:
@@ -451,7 +453,7 @@ class Renderer:
         return name
 
     def _render(self, name: str, context: Mapping[str, Any]) -> str:
-        with _reported(name):
+        with _reported(self.templates_dir, name):
             template = self._env.get_template(name)
             return "".join(template.root_render_func(template.new_context(dict(context))))
 
@@ -459,7 +461,7 @@ class Renderer:
         self, html: bool, name: str, context: Mapping[str, Any], blocks: tuple[str, ...]
     ) -> dict[str, str | None]:
         """The named blocks of template ``name``, None for an absent one."""
-        with _reported(name):
+        with _reported(self.templates_dir, name):
             template = (self._html_env if html else self._env).get_template(name)
             ctx = template.new_context(dict(context))
             return {

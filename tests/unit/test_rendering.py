@@ -157,7 +157,8 @@ def test_money_in_sms_uses_plain_spaces(tmp_path: Path, locale: str, currency: s
 )
 def test_relative(tmp_path: Path, locale: str, words: str) -> None:
     days = ("yesterday", "today", "tomorrow", "later")
-    ctx = context(locale, **{day: NOW + timedelta(days=n) for n, day in enumerate(days, -1)})
+    ctx = context(locale)
+    ctx.update({day: NOW + timedelta(days=n) for n, day in enumerate(days, -1)})
     source = "|".join(f"{{{{ {day} | relative }}}}" for day in days)
     assert email_text(tmp_path, source, ctx) == words
 
