@@ -406,7 +406,8 @@ class Dispatcher:
                 timezone=booking.timezone,
                 summary=ics.summary if ics else f"{playbook.title} - {business.name}",
                 description=ics.description if ics else "",
-                location=booking.location or business.address,
+                # A visit happens at the customer's; a drop-off (promise: ready) at the business.
+                location=booking.location or (business.address if playbook.promise == "ready" else None),
                 url=str(links["page"]),
                 organizer_name=business.name,
                 organizer_email=business.from_address,
