@@ -18,7 +18,7 @@ from engine.context import Links, build_context
 from engine.exceptions import PlaybookError, TemplateRenderError
 from engine.playbooks import LoadedPlaybook, Playbook, StepSpec, load_playbook
 from engine.rendering import Renderer, check_template_source
-from engine.values import Booking, Customer
+from engine.values import Booking, Customer, Event
 
 SHARED_TEMPLATES: dict[str, tuple[str, ...]] = {
     "cancelled": ("sms", "email"),
@@ -134,7 +134,7 @@ class Linter:
                     links=Links.placeholder(self.business),
                     step_id=step.id,
                     channel="sms",
-                    event=None,
+                    event=sample_event(step.when, booking.created_at),
                     now=booking.created_at,
                 )
                 where = f"{loaded.path}:{loaded.line_of('steps', index)}: step {step.id} ({locale})"
@@ -143,9 +143,7 @@ class Linter:
                         playbook.playbook, step.template, locale, playbook.default_locale, context
                     )
                 except TemplateRenderError as exc:
-                    # Event data (a finding's text) is absent in a sample; only the encoding check is lost.
-                    if "event" not in str(exc):
-                        report.errors.append(f"{where}: sample render failed: {exc}")
+                    report.errors.append(f"{where}: sample render failed: {exc}")
                     continue
                 if sms.encoding != "GSM-7":
                     report.warnings.append(f"{where}: warning: sample SMS is UCS-2 (70 characters a segment)")
@@ -176,3 +174,22 @@ def sample_booking(playbook: Playbook, business: BusinessProfile, locale: str) -
         created_at=(start - timedelta(days=3)).astimezone(UTC),
         facts=facts,
     )
+
+
+SAMPLE_EVENT_DATA: dict[str, dict[str, Any]] = {
+    "booking.delayed": {"minutes": 30, "until": None, "reason": "Forsinkelse"},
+    "booking.rescheduled": {"start": None, "end": None},
+    "booking.cancelled": {"reason": None},
+    "job.finding": {"text": "Slitte bremseklosser foran", "price": "2890.00", "must_fix": True},
+    "job.ready": {"price": "4990.00", "pickup": None},
+    "job.completed": {"price": "4990.00"},
+    "customer.replied": {"text": "Takk"},
+    "customer.scored": {"score": 9},
+}
+
+
+def sample_event(name: str | None, at: datetime) -> Event | None:
+    """The event a ``when:`` step renders with, so a sample render sees ``event.data``."""
+    if name is None:
+        return None
+    return Event(id="0", name=name, at=at, data=SAMPLE_EVENT_DATA.get(name, {}))

@@ -1,0 +1,170 @@
+"""What a customer can do on their page (``/b/<token>``), each one recorded in the history.
+
+The page's link names the booking by row id; every function here takes that
+id and works only on that booking, so one customer's link can never touch
+another's booking or findings. Confirm and cancel go through
+``BookingService`` (the same events as the CLI and the API); asking for
+another time is a ``reply`` that alerts staff (it never moves the booking by
+itself, as SPEC says of the SMS ``ENDRE``); finding decisions and option
+choices are ``choice`` rows. Repeating an action with the same answer changes
+nothing, so a double tap or the back button is harmless.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from engine import outbox
+from engine.alerts import alert_text, raise_alert
+from engine.bookings import BookingService
+from engine.exceptions import ConflictError, NotFoundError, UserInputError
+from engine.runtime import Runtime
+from engine.tables import BookingRow, CustomerRow, FindingRow
+from engine.values import CLOSED, BookingStatus
+
+DECISIONS = frozenset({"approved", "declined"})
+MAX_WISH = 500
+SOURCE = "page"
+
+
+class CustomerActions:
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+        self.service = BookingService(runtime)
+
+    def booking(self, session: Session, booking_id: int) -> BookingRow:
+        row = session.get(BookingRow, booking_id)
+        if row is None or row.business_id != self.service.business_id:
+            raise NotFoundError("this booking no longer exists", field="booking")
+        return row
+
+    def _open(self, session: Session, booking_id: int, action: str) -> BookingRow:
+        row = self.booking(session, booking_id)
+        if BookingStatus(row.status) in CLOSED:
+            raise ConflictError(f"cannot {action}: the booking is {row.status}", field="booking")
+        return row
+
+    def _ref(self, booking_id: int) -> str:
+        with self.rt.database.session() as session:
+            return self.booking(session, booking_id).ref
+
+    def confirm(self, booking_id: int) -> None:
+        self.service.confirm(self._ref(booking_id), source=SOURCE)
+
+    def cancel(self, booking_id: int) -> None:
+        ref = self._ref(booking_id)
+        with self.rt.database.session() as session:
+            if self.booking(session, booking_id).status == BookingStatus.CANCELLED:
+                return
+        self.service.cancel(ref, reason="cancelled by the customer on their page")
+
+    def ask_other_time(self, booking_id: int, wish: str | None) -> None:
+        """A ``reply`` (class ``change``) in the history and an alert to staff."""
+        text = (wish or "").strip()
+        if len(text) > MAX_WISH:
+            raise UserInputError(f"text: longer than {MAX_WISH} characters", field="text")
+        now = self.rt.now()
+        with self.rt.database.session() as session:
+            row = self._open(session, booking_id, "ask for another time")
+            outbox.record(
+                session,
+                business_id=row.business_id,
+                booking_id=row.id,
+                at=now,
+                kind="reply",
+                detail=text or "asked for another time",
+                data={"class": "change", "source": SOURCE},
+            )
+            customer = session.get(CustomerRow, row.customer_id)
+            alert = alert_text(
+                self.rt.business, "change", name=customer.name if customer else "?", ref=row.ref
+            )
+            raise_alert(
+                session,
+                business=self.rt.business,
+                booking_id=row.id,
+                ref=row.ref,
+                text=f"{alert} «{text}»" if text else alert,
+                now=now,
+            )
+
+    def decide_finding(self, booking_id: int, finding_id: int, decision: str) -> None:
+        """Approve or decline one finding of this booking; a ``choice`` row records it."""
+        if decision not in DECISIONS:
+            raise UserInputError("decision: expected approved or declined", field="decision")
+        now = self.rt.now()
+        with self.rt.database.session() as session:
+            row = self._open(session, booking_id, "answer")
+            finding = session.get(FindingRow, finding_id)
+            if finding is None or finding.booking_id != row.id:
+                raise NotFoundError("no such finding on this booking", field="finding")
+            if finding.decision == decision:
+                return
+            if finding.decision != "pending":
+                raise ConflictError(f"this was already {finding.decision}", field="decision")
+            finding.decision, finding.decided_at = decision, now
+            outbox.record(
+                session,
+                business_id=row.business_id,
+                booking_id=row.id,
+                at=now,
+                kind="choice",
+                detail=f"finding {decision}: {finding.text}",
+                data={"finding_id": finding.id, "decision": decision, "source": SOURCE},
+            )
+            if decision == "declined":
+                customer = session.get(CustomerRow, row.customer_id)
+                raise_alert(
+                    session,
+                    business=self.rt.business,
+                    booking_id=row.id,
+                    ref=row.ref,
+                    text=alert_text(
+                        self.rt.business, "decline", name=customer.name if customer else "?", ref=row.ref
+                    ),
+                    now=now,
+                )
+
+    def choose(self, booking_id: int, option_id: str, choice: str) -> None:
+        """Store one of the playbook's ``options`` in ``BookingRow.choices``."""
+        now = self.rt.now()
+        with self.rt.database.session() as session:
+            row = self._open(session, booking_id, "change a choice")
+            playbook = self.rt.playbooks.get(row.playbook)
+            option = next((o for o in playbook.options if o.id == option_id), None)
+            if option is None:
+                raise NotFoundError(f"no option {option_id!r}", field="option")
+            if choice not in option.choices:
+                raise UserInputError(f"choice: expected one of {', '.join(option.choices)}", field="choice")
+            if (row.choices or {}).get(option_id) == choice:
+                return
+            row.choices = {**(row.choices or {}), option_id: choice}
+            row.updated_at = now
+            outbox.record(
+                session,
+                business_id=row.business_id,
+                booking_id=row.id,
+                at=now,
+                kind="choice",
+                detail=f"{option_id}: {choice}",
+                data={"option": option_id, "choice": choice, "source": SOURCE},
+            )
+
+    def unsubscribe(self, booking_id: int) -> None:
+        """No more marketing messages (the ``List-Unsubscribe`` link); service messages still go."""
+        now = self.rt.now()
+        with self.rt.database.session() as session:
+            row = self.booking(session, booking_id)
+            customer = session.get(CustomerRow, row.customer_id)
+            if customer is None or not customer.marketing_ok:
+                return
+            customer.marketing_ok = False
+            outbox.record(
+                session,
+                business_id=row.business_id,
+                booking_id=row.id,
+                at=now,
+                kind="choice",
+                detail="no more offers (unsubscribed on the page)",
+                data={"marketing_ok": False, "source": SOURCE},
+            )
