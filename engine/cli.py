@@ -100,6 +100,9 @@ def cli(
     now: str | None,
 ) -> None:
     """Forvent: proactive expectation messaging for service businesses."""
+    from engine.logs import configure
+
+    configure()
     try:
         settings = Settings.from_env()
         if now:

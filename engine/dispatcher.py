@@ -29,6 +29,7 @@ from engine.channels.base import BaseChannel, OutgoingMessage, SendResult
 from engine.context import Links, build_context
 from engine.exceptions import ChannelError, TemplateRenderError, TransientChannelError
 from engine.invites import Invite, build_invite
+from engine.logs import fields
 from engine.planner import BUILTIN_STEPS, INVITE_EVENTS
 from engine.playbooks import Playbook, StepSpec
 from engine.rendering import Kind
@@ -437,6 +438,19 @@ class Dispatcher:
     def _record(self, session: Session, item: _Prepared, now: datetime, stats: PassStats) -> None:
         row = session.get(MessageRow, item.message_id)
         assert row is not None
+        outcome = "sent" if item.result is not None else type(item.error).__name__
+        log.info(
+            "send %s",
+            outcome,
+            extra=fields(
+                action=outcome,
+                booking=item.outgoing.booking_ref,
+                message=row.id,
+                channel=row.channel,
+                step=row.step,
+                reason=item.error.reason if item.error else None,
+            ),
+        )
         row.to_addr, row.body, row.subject = (
             item.outgoing.to,
             item.outgoing.body,
