@@ -135,8 +135,7 @@ class BookingService:
                 email=customer.email,
                 locale=customer.locale,
                 marketing_ok=customer.marketing_ok,
-                sms_opted_out=self.opted_out(session, "sms", customer.phone),
-                email_opted_out=self.opted_out(session, "email", customer.email),
+                **self._opt_outs(session, customer),
                 last_purchase_at=self._last_purchase(session, customer.id),
             ),
             start=row.start_at,
@@ -169,6 +168,24 @@ class BookingService:
             told_start=row.told_start,
             anchors={k: datetime.fromisoformat(v) for k, v in (row.anchors or {}).items()},
         )
+
+    def _opt_outs(self, session: Session, customer: CustomerRow) -> dict[str, bool]:
+        """Both channels' opt-outs in one query."""
+        wanted = {
+            address_hash(channel, address): channel
+            for channel, address in (("sms", customer.phone), ("email", customer.email))
+            if address
+        }
+        found = set()
+        if wanted:
+            found = set(
+                session.scalars(
+                    select(OptOutRow.address_hash).where(
+                        OptOutRow.business_id == self.business_id, OptOutRow.address_hash.in_(list(wanted))
+                    )
+                )
+            )
+        return {f"{wanted[h]}_opted_out": True for h in found}
 
     def opted_out(self, session: Session, channel: str, address: str | None) -> bool:
         if not address:

@@ -15,7 +15,7 @@ import os
 import random
 import socket
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -89,6 +89,7 @@ class Dispatcher:
         self.service = BookingService(runtime)
         self.policy = RetryPolicy(max_attempts=runtime.settings.max_attempts)
         self.rng = rng or random.Random()
+        self._values: dict[int, Booking] = {}
         self._pool = ThreadPoolExecutor(
             max_workers=runtime.settings.dispatch_concurrency, thread_name_prefix="forvent-send"
         )
@@ -117,17 +118,43 @@ class Dispatcher:
         stats.claimed = len(ids)
         if not ids:
             return stats
-        prepared = []
+        prepared: list[_Prepared] = []
+        sends: list[Future[None]] = []
         with db.session() as session:
+            self._load(session, ids)
+            self._values = {}
             for message_id in ids:
-                item = self._prepare(session, message_id, now, stats)
+                item = self._prepare_safely(session, message_id, now, stats)
                 if item is not None:
                     prepared.append(item)
-        list(self._pool.map(self._send, prepared))
+                    # Send while the rest of the batch renders: the provider's latency
+                    # overlaps the CPU work instead of following it.
+                    sends.append(self._pool.submit(self._send, item))
+        for future in sends:
+            future.result()
         with db.session() as session:
+            self._load(session, [item.message_id for item in prepared])
+            done = self._record_sent(
+                session, [item for item in prepared if item.result is not None], now, stats
+            )
             for item in prepared:
-                self._record(session, item, now, stats)
+                if item.message_id not in done:
+                    self._record(session, item, now, stats)
         return stats
+
+    @staticmethod
+    def _load(session: Session, ids: list[int]) -> None:
+        """One query puts the batch's rows and bookings in the session; get() then finds them there."""
+        rows = list(session.scalars(select(MessageRow).where(MessageRow.id.in_(ids))))
+        booking_ids = {r.booking_id for r in rows if r.booking_id is not None}
+        if booking_ids:
+            list(session.scalars(select(BookingRow).where(BookingRow.id.in_(booking_ids))))
+
+    def _value(self, session: Session, booking_row: BookingRow) -> Booking:
+        """The booking as the core sees it, computed once per pass (messages share bookings)."""
+        if booking_row.id not in self._values:
+            self._values[booking_row.id] = self.service.value(session, booking_row)
+        return self._values[booking_row.id]
 
     def run_until_idle(self, max_passes: int = 100_000) -> PassStats:
         """``dispatch --once``: passes until nothing due on the engine clock is left unclaimed."""
@@ -140,6 +167,35 @@ class Dispatcher:
         return total
 
     # --- prepare -------------------------------------------------------------------
+
+    def _prepare_safely(
+        self, session: Session, message_id: int, now: datetime, stats: PassStats
+    ) -> _Prepared | None:
+        """A bug in one message's preparation fails that message, not the batch."""
+        savepoint = session.begin_nested()
+        try:
+            item = self._prepare(session, message_id, now, stats)
+        except Exception as exc:
+            savepoint.rollback()
+            log.exception("preparing message %s failed", message_id)
+            row = session.get(MessageRow, message_id)
+            if row is not None:
+                outbox.transition(
+                    session,
+                    row,
+                    S.FAILED,
+                    now=now,
+                    reason="internal_error",
+                    detail=str(exc)[:500],
+                    expect=[S.SENDING],
+                    claimed_by=None,
+                    claimed_until=None,
+                    ready_at=None,
+                )
+            stats.failed += 1
+            return None
+        savepoint.commit()
+        return item
 
     def _prepare(
         self, session: Session, message_id: int, now: datetime, stats: PassStats
@@ -155,7 +211,7 @@ class Dispatcher:
             outbox.transition(session, row, S.FAILED, now=now, reason="no_booking", expect=[S.SENDING])
             stats.failed += 1
             return None
-        booking = self.service.value(session, booking_row)
+        booking = self._value(session, booking_row)
         playbook = self.rt.playbooks.get(booking_row.playbook)
         step = self._step(playbook, row)
         event = self._event(session, row)
@@ -434,6 +490,41 @@ class Dispatcher:
             item.error = TransientChannelError(
                 str(exc), channel=item.outgoing.channel, provider_code="exception"
             )
+
+    def _record_sent(
+        self, session: Session, items: list[_Prepared], now: datetime, stats: PassStats
+    ) -> set[int]:
+        """Record the batch's successful sends at once; returns their ids (empty if it had to fall back)."""
+        rows = []
+        for item in items:
+            row = session.get(MessageRow, item.message_id)
+            assert row is not None and item.result is not None
+            values = {
+                "provider_id": item.result.provider_id,
+                "to_addr": item.outgoing.to,
+                "body": item.outgoing.body,
+                "subject": item.outgoing.subject,
+            }
+            rows.append((row, values))
+        if not outbox.mark_sent_many(session, rows, now=now, worker=self.worker):
+            return set()
+        for item, (row, _) in zip(items, rows, strict=True):
+            log.info(
+                "send sent",
+                extra=fields(
+                    action="sent",
+                    booking=item.outgoing.booking_ref,
+                    message=row.id,
+                    channel=row.channel,
+                    step=row.step,
+                ),
+            )
+            if item.carries_invite and row.booking_id:
+                booking = session.get(BookingRow, row.booking_id)
+                if booking is not None:
+                    booking.invite_sent = True
+        stats.sent += len(rows)
+        return {row.id for row, _ in rows}
 
     def _record(self, session: Session, item: _Prepared, now: datetime, stats: PassStats) -> None:
         row = session.get(MessageRow, item.message_id)

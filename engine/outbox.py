@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine.tables import HistoryRow, MessageRow
 from engine.values import PENDING, TRANSITIONS, MessageStatus, PlannedMessage
@@ -194,7 +195,9 @@ def transition(
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise TransitionError(f"message {row.id} is no longer in {', '.join(map(str, allowed))}")
-    session.refresh(row)
+    # The row now holds exactly these values: no SELECT needed to learn them.
+    for name, value in {"status": str(to), "reason": reason, "updated_at": now, **values}.items():
+        set_committed_value(row, name, value)
     record(
         session,
         business_id=row.business_id,
@@ -315,3 +318,81 @@ def pending_unclaimed_due(session: Session, *, now: datetime) -> bool:
         .limit(1)
     )
     return row is not None
+
+
+def mark_sent_many(
+    session: Session, sent: Sequence[tuple[MessageRow, dict[str, Any]]], *, now: datetime, worker: str
+) -> bool:
+    """``sending -> sent`` for a batch in two statements (an executemany UPDATE and one INSERT).
+
+    Each row must still be ``sending`` under ``worker``'s claim. Returns False, having
+    changed nothing, when any row was not; the caller then marks them one by one.
+    """
+    if not sent:
+        return True
+    table = cast(Table, MessageRow.__table__)  # Core table: executemany by primary key
+    statement = (
+        update(table)
+        .where(
+            table.c.id == bindparam("b_id"), table.c.status == str(S.SENDING), table.c.claimed_by == worker
+        )
+        .values(
+            status=str(S.SENT),
+            reason=None,
+            updated_at=now,
+            sent_at=now,
+            claimed_by=None,
+            claimed_until=None,
+            ready_at=None,
+            next_attempt_at=None,
+            provider_id=bindparam("b_provider_id"),
+            to_addr=bindparam("b_to"),
+            body=bindparam("b_body"),
+            subject=bindparam("b_subject"),
+        )
+    )
+    params = [
+        {
+            "b_id": row.id,
+            "b_provider_id": v.get("provider_id"),
+            "b_to": v.get("to_addr"),
+            "b_body": v.get("body"),
+            "b_subject": v.get("subject"),
+        }
+        for row, v in sent
+    ]
+    savepoint = session.begin_nested()
+    result = session.connection().execute(statement, params)
+    if result.rowcount != len(sent):
+        savepoint.rollback()
+        return False
+    savepoint.commit()
+    for row, values in sent:
+        for name, value in {
+            "status": str(S.SENT),
+            "reason": None,
+            "updated_at": now,
+            "sent_at": now,
+            "claimed_by": None,
+            "claimed_until": None,
+            "ready_at": None,
+            "next_attempt_at": None,
+            **values,
+        }.items():
+            set_committed_value(row, name, value)
+    session.execute(
+        insert(HistoryRow),
+        [
+            {
+                "business_id": row.business_id,
+                "booking_id": row.booking_id,
+                "message_id": row.id,
+                "at": now,
+                "kind": "message:sent",
+                "detail": _message_detail(row),
+                "data": {},
+            }
+            for row, _ in sent
+        ],
+    )
+    return True
