@@ -145,7 +145,7 @@ def report(
     session: Session,
     *,
     business_id: str,
-    promises: dict[str, str],
+    promises: Mapping[str, str],
     since: datetime,
     until: datetime,
 ) -> dict[str, Any]:
