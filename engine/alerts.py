@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from engine import outbox
 from engine.business import BusinessProfile
-from engine.tables import MessageRow
+from engine.tables import BookingRow, CustomerRow, MessageRow
 
 STAFF_ALERT = "staff_alert"
 URGENT_SKIP_REASONS = frozenset({"opted_out", "no_channel"})
@@ -100,3 +100,21 @@ def raise_alert(
         rows.append(row)
     session.flush()
     return rows
+
+
+def alert_undelivered(
+    session: Session, *, business: BusinessProfile, message: MessageRow, reason: str | None, now: datetime
+) -> None:
+    """An urgent message ended failed or skipped: tell staff who was not told what."""
+    booking = session.get(BookingRow, message.booking_id) if message.booking_id else None
+    customer = session.get(CustomerRow, booking.customer_id) if booking else None
+    ref = booking.ref if booking else None
+    text = alert_text(
+        business,
+        "undelivered",
+        step=message.step,
+        reason=reason,
+        name=customer.name if customer else "?",
+        ref=ref or "-",
+    )
+    raise_alert(session, business=business, booking_id=message.booking_id, ref=ref, text=text, now=now)

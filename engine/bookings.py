@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import outbox, timing
-from engine.alerts import URGENT_SKIP_REASONS, alert_text, raise_alert
+from engine.alerts import URGENT_SKIP_REASONS, alert_undelivered
 from engine.contacts import address_hash, normalise_email, normalise_phone
 from engine.exceptions import ConflictError, NotFoundError, UserInputError
 from engine.facts import check_facts, facts_for_templates, parse_money
@@ -453,22 +453,8 @@ class BookingService:
         )
         for message in touched:
             if message.status == "skipped" and message.urgent and message.reason in URGENT_SKIP_REASONS:
-                customer = session.get(CustomerRow, row.customer_id)
-                text = alert_text(
-                    self.rt.business,
-                    "undelivered",
-                    step=message.step,
-                    reason=message.reason,
-                    name=customer.name if customer else "?",
-                    ref=row.ref,
-                )
-                raise_alert(
-                    session,
-                    business=self.rt.business,
-                    booking_id=row.id,
-                    ref=row.ref,
-                    text=text,
-                    now=now,
+                alert_undelivered(
+                    session, business=self.rt.business, message=message, reason=message.reason, now=now
                 )
         return event
 

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import outbox, timing
-from engine.alerts import STAFF_ALERT, URGENT_SKIP_REASONS, alert_text, raise_alert
+from engine.alerts import STAFF_ALERT, URGENT_SKIP_REASONS, alert_undelivered
 from engine.bookings import BookingService
 from engine.channels.base import BaseChannel, OutgoingMessage, SendResult
 from engine.context import Links, build_context
@@ -35,7 +35,7 @@ from engine.playbooks import Playbook, StepSpec
 from engine.rendering import Kind
 from engine.retry import GiveUp, RetryPolicy
 from engine.runtime import Runtime
-from engine.tables import BookingRow, CustomerRow, HistoryRow, MessageRow
+from engine.tables import BookingRow, HistoryRow, MessageRow
 from engine.values import STARTED_OR_LATER, Booking, BookingStatus, Event, MessageStatus
 
 S = MessageStatus
@@ -643,23 +643,7 @@ class Dispatcher:
         reason: str | None,
         now: datetime,
     ) -> None:
-        customer = booking_row and session.get(CustomerRow, booking_row.customer_id)
-        text = alert_text(
-            self.rt.business,
-            "undelivered",
-            step=row.step,
-            reason=reason,
-            name=customer.name if customer else "?",
-            ref=booking_row.ref if booking_row else "-",
-        )
-        raise_alert(
-            session,
-            business=self.rt.business,
-            booking_id=row.booking_id,
-            ref=booking_row.ref if booking_row else None,
-            text=text,
-            now=now,
-        )
+        alert_undelivered(session, business=self.rt.business, message=row, reason=reason, now=now)
 
 
 def plan_fallback(

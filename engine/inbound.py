@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import outbox
-from engine.alerts import alert_text, raise_alert
+from engine.alerts import alert_text, alert_undelivered, raise_alert
 from engine.bookings import BookingService
 from engine.contacts import address_hash
 from engine.dispatcher import plan_fallback
@@ -101,24 +101,7 @@ class Inbound:
         return "ignored"
 
     def _alert_undelivered(self, session: Session, row: MessageRow, reason: str, now: datetime) -> None:
-        booking = session.get(BookingRow, row.booking_id)
-        customer = booking and session.get(CustomerRow, booking.customer_id)
-        text = alert_text(
-            self.rt.business,
-            "undelivered",
-            step=row.step,
-            reason=reason,
-            name=customer.name if customer else "?",
-            ref=booking.ref if booking else "-",
-        )
-        raise_alert(
-            session,
-            business=self.rt.business,
-            booking_id=row.booking_id,
-            ref=booking.ref if booking else None,
-            text=text,
-            now=now,
-        )
+        alert_undelivered(session, business=self.rt.business, message=row, reason=reason, now=now)
 
     # --- replies -----------------------------------------------------------------------
 
