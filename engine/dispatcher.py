@@ -121,7 +121,7 @@ class Dispatcher:
         prepared: list[_Prepared] = []
         sends: list[Future[None]] = []
         with db.session() as session:
-            self._load(session, ids)
+            _held = self._load(session, ids)  # kept alive: see _load
             self._values = {}
             for message_id in ids:
                 item = self._prepare_safely(session, message_id, now, stats)
@@ -133,7 +133,7 @@ class Dispatcher:
         for future in sends:
             future.result()
         with db.session() as session:
-            self._load(session, [item.message_id for item in prepared])
+            _held = self._load(session, [item.message_id for item in prepared])
             done = self._record_sent(
                 session, [item for item in prepared if item.result is not None], now, stats
             )
@@ -143,12 +143,18 @@ class Dispatcher:
         return stats
 
     @staticmethod
-    def _load(session: Session, ids: list[int]) -> None:
-        """One query puts the batch's rows and bookings in the session; get() then finds them there."""
+    def _load(session: Session, ids: list[int]) -> list[object]:
+        """One query puts the batch's rows and bookings in the session; get() then finds them there.
+
+        The caller keeps the returned list for as long as it uses the session: the
+        identity map holds objects weakly, so unreferenced ones would be dropped and
+        every get() would query again (7 statements a message instead of 2).
+        """
         rows = list(session.scalars(select(MessageRow).where(MessageRow.id.in_(ids))))
         booking_ids = {r.booking_id for r in rows if r.booking_id is not None}
-        if booking_ids:
-            list(session.scalars(select(BookingRow).where(BookingRow.id.in_(booking_ids))))
+        if not booking_ids:
+            return list(rows)
+        return [*rows, *session.scalars(select(BookingRow).where(BookingRow.id.in_(booking_ids)))]
 
     def _value(self, session: Session, booking_row: BookingRow) -> Booking:
         """The booking as the core sees it, computed once per pass (messages share bookings)."""

@@ -185,13 +185,44 @@ def _records(reader: Any, columns: list[str], default_playbook: str) -> Iterator
         yield ImportRow(line, booking)
 
 
+#: The engine's field names as CSV columns (``phone`` -> ``customer_phone``, ``facts.x`` -> ``fact_x``).
+CSV_NAMES = {
+    "name": "customer_name",
+    "phone": "customer_phone",
+    "email": "customer_email",
+    "locale": "customer_locale",
+    "marketing_ok": "customer_marketing_ok",
+}
+#: ... and as the API body names them.
+JSON_NAMES = {k: f"customer.{k}" for k in CSV_NAMES}
+
+
+def _renamed(exc: ForventError, names: Mapping[str, str], line: int) -> RowError:
+    field = exc.field
+    if field is None:
+        return RowError(line, None, exc.message)
+    column = names.get(field) or (
+        FACT_PREFIX + field.removeprefix("facts.")
+        if names is CSV_NAMES and field.startswith("facts.")
+        else field
+    )
+    message = exc.message
+    if message.startswith(f"{field}:"):
+        message = f"{column}:{message.removeprefix(f'{field}:')}"
+    return RowError(line, column, message)
+
+
 def import_rows(
     service: BookingService,
     rows: Iterable[ImportRow],
     *,
+    names: Mapping[str, str] = CSV_NAMES,
     progress: Callable[[ImportRow], None] | None = None,
 ) -> ImportReport:
-    """Book each good row in its own transaction; collect what went wrong, row by row."""
+    """Book each good row in its own transaction; collect what went wrong, row by row.
+
+    ``names`` renames the engine's fields in the errors: ``CSV_NAMES`` or ``JSON_NAMES``.
+    """
     report = ImportReport()
     for row in rows:
         if row.booking is None:
@@ -201,7 +232,7 @@ def import_rows(
             try:
                 result = service.book(row.booking, allow_past=True)
             except ForventError as exc:
-                report.errors.append(RowError(row.line, exc.field, exc.message))
+                report.errors.append(_renamed(exc, names, row.line))
             else:
                 if result.created:
                     report.created += 1

@@ -280,10 +280,19 @@ def claim_due(
 
 
 def reap_expired_claims(session: Session, *, now: datetime) -> int:
-    """Rows whose claimer died: back to ``planned`` (SPEC: ``sending -> planned``)."""
+    """Rows whose claimer died: back to ``planned`` (SPEC: ``sending -> planned``).
+
+    The rows are locked as they are read (``FOR UPDATE SKIP LOCKED`` where the
+    database has it; SQLite's ``BEGIN IMMEDIATE`` already serialises writers):
+    otherwise a second dispatcher could reap and re-claim a row between this
+    read and the compare-and-set below, which would then reset a live claim
+    and let the row be claimed, and sent, twice.
+    """
     rows = list(
         session.scalars(
-            select(MessageRow).where(MessageRow.status == str(S.SENDING), MessageRow.claimed_until < now)
+            select(MessageRow)
+            .where(MessageRow.status == str(S.SENDING), MessageRow.claimed_until < now)
+            .with_for_update(skip_locked=True)
         )
     )
     for row in rows:

@@ -8,7 +8,11 @@ from datetime import datetime, timedelta
 
 from engine.exceptions import ChannelError, PermanentChannelError
 
-BASE_DELAY = timedelta(seconds=30)
+# With the default 6 attempts and "equal jitter" below, the 6th attempt comes at
+# least 0.5 * 45 s * (1+2+4+8+16) = 11.6 min after the first: a provider outage
+# of 10 minutes never exhausts the attempts (with 30 s, one message in eight
+# failed; tests/integration/test_outage.py).
+BASE_DELAY = timedelta(seconds=45)
 MAX_DELAY = timedelta(hours=1)
 
 

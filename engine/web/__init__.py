@@ -1,0 +1,1 @@
+"""The web application (``engine.web.app.create_app``): JSON API, staff board, customer page."""

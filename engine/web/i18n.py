@@ -1,0 +1,210 @@
+"""The customer page's words in Norwegian, Danish and English, and dates in the customer's language."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from babel.dates import format_date, format_time
+from babel.numbers import format_currency
+
+LOCALES = ("nb", "da", "en")
+
+STRINGS: dict[str, dict[str, str]] = {
+    "nb": {
+        "title": "Din avtale",
+        "when": "Når",
+        "where": "Hvor",
+        "ref": "Referanse",
+        "promised": "Avtalt",
+        "expected": "Ny forventet tid",
+        "late": "Vi er dessverre {minutes} min forsinket.",
+        "reason": "Årsak",
+        "status_booked": "Bestilt – bekreft gjerne at tiden passer",
+        "status_confirmed": "Bekreftet – vi sees!",
+        "status_started": "Vi er i gang",
+        "status_ready": "Ferdig – klar til henting",
+        "status_completed": "Fullført – takk for oppdraget!",
+        "status_cancelled": "Avlyst",
+        "status_no_show": "Ikke møtt",
+        "confirm": "Bekreft tiden",
+        "confirmed_note": "Du har bekreftet tiden.",
+        "calendar": "Legg til i kalender",
+        "other_time": "Be om en annen tid",
+        "other_time_hint": "Skriv gjerne når det passer bedre. Vi tar kontakt.",
+        "send": "Send",
+        "cancel": "Avlys avtalen",
+        "cancel_sure": "Vil du avlyse? Dette kan ikke angres her.",
+        "cancel_yes": "Ja, avlys",
+        "findings": "Trenger ditt svar",
+        "must_fix": "Må utbedres",
+        "can_wait": "Kan vente",
+        "price": "Pris",
+        "approve": "Godkjenn",
+        "decline": "Nei takk",
+        "approved": "Godkjent",
+        "declined": "Avslått",
+        "choices": "Dine valg",
+        "option_cleanup": "Skal vi rydde og ta med emballasje etterpå?",
+        "choice_yes": "Ja",
+        "choice_no": "Nei",
+        "done_confirm": "Takk! Tiden er bekreftet.",
+        "done_cancel": "Avtalen er avlyst.",
+        "done_change": "Takk! Vi tar kontakt om en ny tid.",
+        "done_finding": "Takk for svaret!",
+        "done_choice": "Valget er lagret.",
+        "done_unsubscribe": "Du får ikke flere tilbud fra oss.",
+        "contact": "Spørsmål? Ring {phone}",
+        "unsubscribe": "Ingen flere tilbud",
+        "unsubscribe_ask": (
+            "Vil du slutte å få tilbud fra {business}? Beskjeder om avtalene dine får du fortsatt."
+        ),
+        "unsubscribe_yes": "Ja, ingen flere tilbud",
+        "bad_link": "Lenken er ikke gyldig lenger.",
+        "bad_link_hint": "Den kan være utløpt eller kopiert feil. Ta kontakt med oss, så hjelper vi deg.",
+        "error": "Det gikk ikke",
+        "back": "Tilbake",
+    },
+    "da": {
+        "title": "Din aftale",
+        "when": "Hvornår",
+        "where": "Hvor",
+        "ref": "Reference",
+        "promised": "Aftalt",
+        "expected": "Ny forventet tid",
+        "late": "Vi er desværre {minutes} min forsinket.",
+        "reason": "Årsag",
+        "status_booked": "Booket – bekræft gerne, at tiden passer",
+        "status_confirmed": "Bekræftet – vi ses!",
+        "status_started": "Vi er i gang",
+        "status_ready": "Færdig – klar til afhentning",
+        "status_completed": "Afsluttet – tak for opgaven!",
+        "status_cancelled": "Aflyst",
+        "status_no_show": "Udeblevet",
+        "confirm": "Bekræft tiden",
+        "confirmed_note": "Du har bekræftet tiden.",
+        "calendar": "Tilføj til kalender",
+        "other_time": "Bed om en anden tid",
+        "other_time_hint": "Skriv gerne, hvornår det passer bedre. Vi kontakter dig.",
+        "send": "Send",
+        "cancel": "Aflys aftalen",
+        "cancel_sure": "Vil du aflyse? Det kan ikke fortrydes her.",
+        "cancel_yes": "Ja, aflys",
+        "findings": "Kræver dit svar",
+        "must_fix": "Skal udbedres",
+        "can_wait": "Kan vente",
+        "price": "Pris",
+        "approve": "Godkend",
+        "decline": "Nej tak",
+        "approved": "Godkendt",
+        "declined": "Afslået",
+        "choices": "Dine valg",
+        "option_cleanup": "Skal vi rydde op og tage emballagen med bagefter?",
+        "choice_yes": "Ja",
+        "choice_no": "Nej",
+        "done_confirm": "Tak! Tiden er bekræftet.",
+        "done_cancel": "Aftalen er aflyst.",
+        "done_change": "Tak! Vi kontakter dig om en ny tid.",
+        "done_finding": "Tak for svaret!",
+        "done_choice": "Valget er gemt.",
+        "done_unsubscribe": "Du får ikke flere tilbud fra os.",
+        "contact": "Spørgsmål? Ring {phone}",
+        "unsubscribe": "Ingen flere tilbud",
+        "unsubscribe_ask": "Vil du stoppe tilbud fra {business}? Beskeder om dine aftaler får du stadig.",
+        "unsubscribe_yes": "Ja, ingen flere tilbud",
+        "bad_link": "Linket er ikke gyldigt længere.",
+        "bad_link_hint": "Det kan være udløbet eller kopieret forkert. Kontakt os, så hjælper vi dig.",
+        "error": "Det lykkedes ikke",
+        "back": "Tilbage",
+    },
+    "en": {
+        "title": "Your appointment",
+        "when": "When",
+        "where": "Where",
+        "ref": "Reference",
+        "promised": "Booked",
+        "expected": "New expected time",
+        "late": "Sorry, we are running {minutes} min late.",
+        "reason": "Reason",
+        "status_booked": "Booked – please confirm the time suits you",
+        "status_confirmed": "Confirmed – see you then!",
+        "status_started": "Work in progress",
+        "status_ready": "Ready for pick-up",
+        "status_completed": "Completed – thank you!",
+        "status_cancelled": "Cancelled",
+        "status_no_show": "Missed",
+        "confirm": "Confirm the time",
+        "confirmed_note": "You have confirmed the time.",
+        "calendar": "Add to calendar",
+        "other_time": "Ask for another time",
+        "other_time_hint": "Tell us when suits you better. We will get in touch.",
+        "send": "Send",
+        "cancel": "Cancel the appointment",
+        "cancel_sure": "Cancel the appointment? This cannot be undone here.",
+        "cancel_yes": "Yes, cancel",
+        "findings": "Needs your answer",
+        "must_fix": "Must be fixed",
+        "can_wait": "Can wait",
+        "price": "Price",
+        "approve": "Approve",
+        "decline": "No thanks",
+        "approved": "Approved",
+        "declined": "Declined",
+        "choices": "Your choices",
+        "option_cleanup": "Shall we clean up and take the packaging away afterwards?",
+        "choice_yes": "Yes",
+        "choice_no": "No",
+        "done_confirm": "Thank you! The time is confirmed.",
+        "done_cancel": "The appointment is cancelled.",
+        "done_change": "Thank you! We will get in touch about a new time.",
+        "done_finding": "Thank you for your answer!",
+        "done_choice": "Your choice is saved.",
+        "done_unsubscribe": "You will get no more offers from us.",
+        "contact": "Questions? Call {phone}",
+        "unsubscribe": "No more offers",
+        "unsubscribe_ask": "Stop offers from {business}? You will still hear about your appointments.",
+        "unsubscribe_yes": "Yes, no more offers",
+        "bad_link": "This link is no longer valid.",
+        "bad_link_hint": "It may have expired or been copied wrongly. Get in touch and we will help.",
+        "error": "That did not work",
+        "back": "Back",
+    },
+}
+
+_DAY_PATTERN = {"nb": "EEEE d. MMMM", "da": "EEEE 'den' d. MMMM", "en": "EEEE d MMMM"}
+_DASH = "\u2013"
+
+
+def words(locale: str) -> dict[str, str]:
+    return STRINGS.get(locale, STRINGS["en"])
+
+
+def day(value: date, locale: str) -> str:
+    text = format_date(value, _DAY_PATTERN.get(locale, _DAY_PATTERN["en"]), locale=locale)
+    return text[:1].upper() + text[1:]
+
+
+def clock(value: datetime, locale: str) -> str:
+    return format_time(value, "HH:mm", locale=locale)
+
+
+def window(start: datetime, end: datetime, locale: str) -> str:
+    """``10:00–14:00``; with the end's day when it ends on another day."""
+    if start.date() == end.date():
+        return f"{clock(start, locale)}{_DASH}{clock(end, locale)}"
+    return f"{clock(start, locale)}{_DASH}{day(end, locale)} {clock(end, locale)}"
+
+
+def money(amount: str | Decimal | None, currency: str, locale: str) -> str:
+    if amount is None:
+        return ""
+    return format_currency(Decimal(str(amount)), currency, locale=locale)
+
+
+def option_label(label: str | None, option_id: str, locale: str) -> str:
+    key = label or f"option_{option_id}"
+    return words(locale).get(key, label or option_id.replace("_", " ").capitalize())
+
+
+def choice_label(choice: str, locale: str) -> str:
+    return words(locale).get(f"choice_{choice}", choice)

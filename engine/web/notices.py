@@ -1,0 +1,146 @@
+"""What the customer will read before staff send it: the delay notice, rendered ahead.
+
+``preview_delay`` applies the delay to a copy of the booking (the row is not
+touched), picks the step and channel the planner would (the playbook's
+``booking.delayed`` step, else the built-in ``moved``), and renders its
+template with the same context the dispatcher builds at send time. The
+link in it is signed now, as the dispatcher will sign it a moment later.
+When the delay is below ``min_delay_notice`` nothing is rendered: the ETA
+updates silently, and the preview says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from engine import timing
+from engine.bookings import BookingService
+from engine.context import Links, build_context
+from engine.exceptions import ConflictError, UserInputError
+from engine.runtime import Runtime
+from engine.tables import BookingRow
+from engine.values import STARTED_OR_LATER, Booking, BookingStatus, Event
+
+REFUSE_DELAY = frozenset({*STARTED_OR_LATER, BookingStatus.CANCELLED, BookingStatus.NO_SHOW})
+
+
+def links_for(runtime: Runtime, booking_id: int, now: datetime) -> Links:
+    """The customer's signed links, as the dispatcher builds them."""
+    token = runtime.signer.token(booking_id, now=now)
+    page = f"{runtime.settings.public_url}/b/{token}"
+    return Links(
+        page=page,
+        invite=f"{page}/invite.ics",
+        review=runtime.business.review_url,
+        unsubscribe=f"{page}/unsubscribe",
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class DelayPreview:
+    start: datetime  # the new expected start and end
+    end: datetime
+    minutes: int  # how much later than the current expected start
+    step: str | None
+    channel: str | None  # None: no message goes (see ``silent``)
+    subject: str | None = None
+    body: str | None = None
+    segments: int | None = None
+    encoding: str | None = None
+    silent: str | None = None  # why no message goes
+
+
+def new_start(row: BookingRow, *, minutes: int | None, until: str | None) -> datetime:
+    """The expected start a delay would give, refused as ``BookingService.delay`` refuses it."""
+    if (minutes is None) == (until is None):
+        raise UserInputError("delay: give exactly one of minutes and until", field="minutes")
+    if BookingStatus(row.status) in REFUSE_DELAY:
+        raise ConflictError(f"cannot delay booking {row.ref}: it is {row.status}", field="ref")
+    if minutes is not None:
+        if minutes < 1:
+            raise UserInputError("minutes: must be a whole number of at least 1", field="minutes")
+        return row.start_at + timedelta(minutes=minutes)
+    assert until is not None
+    tz = timing.zone(row.timezone)
+    start = timing.parse_instant(until, tz, field="until")
+    if start <= row.start_at:
+        raise ConflictError(
+            f"until: {timing.local_iso(start, tz)} is not later than the expected start "
+            f"{timing.local_iso(row.start_at, tz)}",
+            field="until",
+        )
+    return start
+
+
+def preview_delay(
+    runtime: Runtime,
+    session: Session,
+    row: BookingRow,
+    *,
+    minutes: int | None = None,
+    until: str | None = None,
+    reason: str | None = None,
+) -> DelayPreview:
+    now = runtime.now()
+    start = new_start(row, minutes=minutes, until=until)
+    shift = start - row.start_at
+    booking = BookingService(runtime).value(session, row)
+    moved = replace(
+        booking, start=start, end=booking.end + shift, delay_reason=reason or booking.delay_reason
+    )
+    base = DelayPreview(
+        start=start, end=moved.end, minutes=int(shift.total_seconds() // 60), step=None, channel=None
+    )
+    playbook = runtime.playbooks.get(row.playbook)
+    if start - (row.told_start or row.promised_start) < playbook.min_delay:
+        return replace(base, silent="below_min_delay_notice")
+    planner = runtime.planner(row.playbook)
+    steps = planner.steps_for("booking.delayed")
+    if not steps:
+        return replace(base, silent="no_step")
+    step = steps[0]
+    channels, why = planner.channels_for(step, moved)
+    if not channels:
+        return replace(base, step=step.id, silent=why)
+    tz = timing.zone(row.timezone)
+    event = Event(
+        id="preview",
+        name="booking.delayed",
+        at=now,
+        data={"minutes": base.minutes, "until": timing.local_iso(start, tz), "reason": reason},
+    )
+    return _render(runtime, moved, step.id, step.template, channels[0], event, now, base)
+
+
+def _render(
+    runtime: Runtime,
+    booking: Booking,
+    step_id: str,
+    template: str,
+    channel: str,
+    event: Event,
+    now: datetime,
+    base: DelayPreview,
+) -> DelayPreview:
+    playbook = runtime.playbooks.get(booking.playbook)
+    context = build_context(
+        booking=booking,
+        title=playbook.title,
+        business=runtime.business,
+        links=links_for(runtime, int(booking.id), now),
+        step_id=step_id,
+        channel=channel,
+        event=event,
+        now=now,
+    )
+    args = (playbook.playbook, template, booking.locale, playbook.default_locale, context)
+    if channel == "sms":
+        sms = runtime.renderer.render_sms(*args)
+        return replace(
+            base, step=step_id, channel=channel, body=sms.body, segments=sms.segments, encoding=sms.encoding
+        )
+    email = runtime.renderer.render_email(*args)
+    return replace(base, step=step_id, channel=channel, subject=email.subject, body=email.text)

@@ -1,0 +1,310 @@
+"""The staff board ``/staff``: log in, see the day, one tap per operational event.
+
+"Running late" never sends blind: ``+15/+30/+60`` and a chosen time first
+show the exact text the customer will get (``notices.preview_delay``), and
+only the Send button on that page changes the booking. Every other action is
+one form POST, answered with a redirect to the page it came from.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from engine import timing
+from engine.bookings import BookingService
+from engine.exceptions import UserInputError
+from engine.runtime import Runtime
+from engine.tables import BookingRow
+from engine.tokens import verify_token
+from engine.views import history_json
+from engine.web import board
+from engine.web.api import booking_out
+from engine.web.errors import ApiError
+from engine.web.notices import preview_delay
+from engine.web.pages import Pages
+from engine.web.security import SESSION_COOKIE, LoginThrottle, Session, Signer, same_secret
+
+LOGIN_SCOPE = "login"
+LATE_STEPS = (15, 30, 60)
+DONE = {
+    "delay": "Delay notice on its way",
+    "start": "Marked as started",
+    "ready": "Marked as ready: the customer is told",
+    "complete": "Marked as done",
+    "no-show": "Marked as no-show",
+    "cancel": "Cancelled: the customer is told",
+    "finding": "Finding sent for approval",
+    "confirm": "Marked as confirmed",
+}
+Text = Annotated[str, Form(max_length=2000)]
+
+
+class LoginRequired(Exception):
+    """No valid staff session: the handler redirects to the login page."""
+
+
+class StaffBoard:
+    def __init__(self, runtime: Runtime, pages: Pages, signer: Signer) -> None:
+        self.rt = runtime
+        self.pages = pages
+        self.signer = signer
+        self.service = BookingService(runtime)
+        self.throttle = LoginThrottle()
+
+    def session(self, request: Request) -> Session:
+        found = self.signer.read_session(request.cookies.get(SESSION_COOKIE), self.rt.now())
+        if found is None:
+            raise LoginRequired()
+        return found
+
+    @staticmethod
+    def check_csrf(session: Session, given: str) -> None:
+        if not given or not hmac.compare_digest(session.csrf, given):
+            raise ApiError(403, "csrf", "the form's CSRF token is missing or wrong", "csrf")
+
+    def who(self, password: str) -> str | None:
+        """``staff`` for the staff password, ``token:<name>`` for an API token, else None."""
+        if same_secret(password, self.rt.settings.staff_password):
+            return "staff"
+        with self.rt.database.session() as session:
+            name = verify_token(session, business_id=self.rt.business.id, token=password)
+        return f"token:{name}" if name else None
+
+    def row(self, ref: str) -> BookingRow:
+        with self.rt.database.session() as session:
+            return self.service.get(session, ref)
+
+    def day_of(self, row: BookingRow) -> str:
+        return row.start_at.astimezone(timing.zone(self.rt.business.timezone)).date().isoformat()
+
+    def context(self, request: Request, session: Session, **more: Any) -> dict[str, Any]:
+        return {"csrf": session.csrf, "who": session.who, "now": self.rt.now(), **more}
+
+
+def _back(target: str, **params: str) -> RedirectResponse:
+    # Only our own pages: a form's "next" must never send staff elsewhere.
+    if not target.startswith("/staff") or target.startswith("//"):
+        target = "/staff"
+    path, _, fragment = target.partition("#")
+    joiner = "&" if "?" in path else "?"
+    url = f"{path}{joiner}{urlencode(params)}" + (f"#{fragment}" if fragment else "")
+    return RedirectResponse(url, status_code=303)
+
+
+def staff_router(runtime: Runtime, pages: Pages, signer: Signer) -> tuple[APIRouter, StaffBoard]:
+    staff = StaffBoard(runtime, pages, signer)
+    router = APIRouter(prefix="/staff", include_in_schema=False)
+    _login_routes(router, staff)
+    _board_routes(router, staff)
+    _action_routes(router, staff)
+    return router, staff
+
+
+def _login_routes(router: APIRouter, staff: StaffBoard) -> None:
+    @router.get("/login")
+    def login_page(request: Request, failed: int = 0) -> Response:
+        token, fresh = staff.pages.csrf(request, LOGIN_SCOPE)
+        response = staff.pages.render(request, "staff_login.html", {"csrf": token, "failed": bool(failed)})
+        staff.pages.set_csrf_cookie(response, fresh)
+        return response
+
+    @router.post("/login")
+    def login(request: Request, password: Text = "", csrf: Text = "") -> Response:
+        now = staff.rt.now()
+        address = request.client.host if request.client else "unknown"
+        wait = staff.throttle.retry_after(address, now)
+        if wait is not None:
+            error = ApiError(
+                429,
+                "too_many_attempts",
+                f"too many failed logins: try again in {int(wait.total_seconds()) + 1} s",
+            )
+            error.headers["Retry-After"] = str(int(wait.total_seconds()) + 1)
+            raise error
+        if not staff.signer.check_csrf(request.cookies.get("forvent_csrf"), LOGIN_SCOPE, csrf):
+            raise ApiError(403, "csrf", "the login form has expired: reload the page", "csrf")
+        who = staff.who(password) if password else None
+        if who is None:
+            staff.throttle.failed(address, now)
+            return RedirectResponse("/staff/login?failed=1", status_code=303)
+        staff.throttle.succeeded(address)
+        cookie, _ = staff.signer.session_cookie(who, now)
+        response = RedirectResponse("/staff", status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE, cookie, httponly=True, samesite="lax", secure=staff.pages.secure, path="/"
+        )
+        return response
+
+    @router.post("/logout")
+    def logout(session: Session = Depends(staff.session), csrf: Text = "") -> Response:
+        staff.check_csrf(session, csrf)
+        response = RedirectResponse("/staff/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+
+def _board_routes(router: APIRouter, staff: StaffBoard) -> None:
+    @router.get("")
+    def board_page(
+        request: Request,
+        session: Session = Depends(staff.session),
+        day: Annotated[str | None, Query(max_length=10)] = None,
+        done: Annotated[str | None, Query(max_length=20)] = None,
+        ref: Annotated[str | None, Query(max_length=100)] = None,
+    ) -> Response:
+        shown = board.local_day(staff.rt, day)
+        with staff.rt.database.session() as db:
+            cards = board.day_cards(staff.rt, db, shown)
+            alerts = board.alerts(staff.rt, db)
+        today = board.local_day(staff.rt, None)
+        context = staff.context(
+            request,
+            session,
+            day=shown,
+            today=today,
+            cards=cards,
+            alerts=alerts,
+            late_steps=LATE_STEPS,
+            flash=_flash(done, ref),
+            prev_day=shown - timedelta(days=1),
+            next_day=shown + timedelta(days=1),
+        )
+        return staff.pages.render(request, "staff_board.html", context)
+
+    @router.get("/b/{ref}")
+    def booking_page(
+        request: Request,
+        ref: str,
+        session: Session = Depends(staff.session),
+        done: Annotated[str | None, Query(max_length=20)] = None,
+    ) -> Response:
+        with staff.rt.database.session() as db:
+            row = staff.service.get(db, ref)
+            data = booking_out(db, row)
+            history = history_json(db, row)
+            card = board.cards(staff.rt, db, [row])[0]
+        context = staff.context(
+            request,
+            session,
+            card=card,
+            booking=data,
+            history=history,
+            late_steps=LATE_STEPS,
+            flash=_flash(done, ref),
+            day=staff.day_of(row),
+        )
+        return staff.pages.render(request, "staff_booking.html", context)
+
+    @router.get("/b/{ref}/delay")
+    def delay_preview_page(
+        request: Request,
+        ref: str,
+        session: Session = Depends(staff.session),
+        minutes: Annotated[int | None, Query(ge=1, le=24 * 60)] = None,
+        until: Annotated[str | None, Query(max_length=5)] = None,
+        reason: Annotated[str | None, Query(max_length=500)] = None,
+    ) -> Response:
+        with staff.rt.database.session() as db:
+            row = staff.service.get(db, ref)
+            until_iso = _until(staff, row, until)
+            preview = preview_delay(
+                staff.rt, db, row, minutes=minutes, until=until_iso, reason=reason or None
+            )
+            card = board.cards(staff.rt, db, [row])[0]
+        tz = timing.zone(row.timezone)
+        context = staff.context(
+            request,
+            session,
+            card=card,
+            preview=preview,
+            minutes=minutes,
+            until=until or "",
+            reason=reason or "",
+            new_start=preview.start.astimezone(tz),
+            new_end=preview.end.astimezone(tz),
+            day=staff.day_of(row),
+        )
+        return staff.pages.render(request, "staff_delay.html", context)
+
+
+def _until(staff: StaffBoard, row: BookingRow, until: str | None) -> str | None:
+    """A chosen "HH:MM" on the day of the booking's current expected start, as local ISO."""
+    if until is None or until == "":
+        return None
+    try:
+        clock = datetime.strptime(until, "%H:%M").time()
+    except ValueError:
+        raise UserInputError("until: expected a time such as 14:30", field="until") from None
+    local = row.start_at.astimezone(timing.zone(row.timezone))
+    return datetime.combine(local.date(), clock).isoformat(timespec="minutes")
+
+
+def _flash(done: str | None, ref: str | None) -> str | None:
+    if done not in DONE:
+        return None
+    return f"{ref}: {DONE[done]}" if ref else DONE[done]
+
+
+def _action_routes(router: APIRouter, staff: StaffBoard) -> None:
+    svc = staff.service
+
+    def finish(ref: str, action: str, next_url: str) -> Response:
+        anchor = next_url or f"/staff?day={staff.day_of(staff.row(ref))}"
+        return _back(anchor, done=action, ref=ref)
+
+    @router.post("/b/{ref}/delay")
+    def delay(
+        ref: str,
+        session: Session = Depends(staff.session),
+        csrf: Text = "",
+        minutes: Annotated[int | None, Form(ge=1, le=24 * 60)] = None,
+        until: Annotated[str | None, Form(max_length=5)] = None,
+        reason: Text = "",
+        next: Text = "",
+    ) -> Response:
+        staff.check_csrf(session, csrf)
+        until_iso = _until(staff, staff.row(ref), until)
+        svc.delay(ref, minutes=minutes, until=until_iso, reason=reason or None)
+        return finish(ref, "delay", next)
+
+    def action(name: str, run: Callable[..., object]) -> None:
+        @router.post(f"/b/{{ref}}/{name}", name=f"staff_{name}")
+        def route(
+            ref: str,
+            session: Session = Depends(staff.session),
+            csrf: Text = "",
+            price: Text = "",
+            pickup: Text = "",
+            text: Text = "",
+            reason: Text = "",
+            must_fix: Text = "",
+            next: Text = "",
+        ) -> Response:
+            staff.check_csrf(session, csrf)
+            fields = {"price": price, "pickup": pickup, "text": text, "reason": reason, "must_fix": must_fix}
+            run(ref, **{k: v for k, v in fields.items() if v})
+            return finish(ref, name, next)
+
+    action("start", lambda ref, **_: svc.start(ref))
+    action("confirm", lambda ref, **_: svc.confirm(ref, source="staff"))
+    action("no-show", lambda ref, **_: svc.no_show(ref))
+    action("ready", lambda ref, price=None, pickup=None, **_: svc.ready(ref, price=price, pickup=pickup))
+    action("complete", lambda ref, price=None, **_: svc.complete(ref, price=price))
+    action("cancel", lambda ref, reason=None, **_: svc.cancel(ref, reason=reason))
+    action(
+        "finding",
+        lambda ref, text="", price=None, must_fix="", **_: svc.finding(
+            ref, text=text, price=price, must_fix=bool(must_fix)
+        ),
+    )
+
+
+def booking_url(ref: str) -> str:
+    return f"/staff/b/{quote(ref, safe='')}"
