@@ -173,7 +173,12 @@ class BookingService:
         """Both channels' opt-outs in one query."""
         wanted = {
             address_hash(channel, address): channel
-            for channel, address in (("sms", customer.phone), ("email", customer.email))
+            for channel, address in (
+                ("sms", customer.phone),
+                ("email", customer.email),
+                ("marketing", customer.phone),
+                ("marketing", customer.email),
+            )
             if address
         }
         found = set()

@@ -112,7 +112,7 @@ def load_business(path: Path) -> BusinessProfile:
     """Read ``business.yaml``; errors name the file and the field."""
     try:
         data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, IsADirectoryError) as exc:
         raise ConfigurationError(
             f"{path}: no business profile (give --business FILE or set FORVENT_BUSINESS_FILE)"
         ) from exc

@@ -117,7 +117,17 @@ def _read(path: str) -> str:
 @click.option("--playbook", required=True, help="Playbook of rows without a playbook column.")
 @common
 def import_command(state: State, file: str, playbook: str) -> None:
-    """Bulk create/update bookings from CSV (columns: see docs; customer_* flattened, fact_<name>)."""
+    """Bulk create or update bookings from a CSV file.
+
+    \b
+    Columns (a header row names them; only ref is required as a column):
+      ref, customer_name, customer_phone, customer_email, customer_locale,
+      customer_marketing_ok, start, end, timezone, location, playbook, fact_<name>
+    An empty cell means "not given" (an update keeps the stored value). Times
+    without an offset are wall-clock in the booking's zone; past starts are
+    accepted. Good rows are imported, bad rows reported as FILE:LINE: field:
+    message (exit 1); importing the same file again changes nothing.
+    """
     from engine.importer import import_rows, read_csv
 
     service = _service(state)

@@ -12,17 +12,20 @@ nothing, so a double tap or the back button is harmless.
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import outbox
 from engine.alerts import alert_text, raise_alert
 from engine.bookings import BookingService
+from engine.contacts import address_hash
 from engine.exceptions import ConflictError, NotFoundError, UserInputError
 from engine.runtime import Runtime
-from engine.tables import BookingRow, CustomerRow, FindingRow
+from engine.tables import BookingRow, CustomerRow, FindingRow, OptOutRow
 from engine.values import CLOSED, BookingStatus
 
 DECISIONS = frozenset({"approved", "declined"})
+WAITING = frozenset({BookingStatus.BOOKED, BookingStatus.CONFIRMED})
 MAX_WISH = 500
 SOURCE = "page"
 
@@ -52,10 +55,14 @@ class CustomerActions:
         self.service.confirm(self._ref(booking_id), source=SOURCE)
 
     def cancel(self, booking_id: int) -> None:
-        ref = self._ref(booking_id)
+        """Only before the work starts: once started, cancelling is a conversation with staff."""
         with self.rt.database.session() as session:
-            if self.booking(session, booking_id).status == BookingStatus.CANCELLED:
-                return
+            row = self.booking(session, booking_id)
+            ref, status = row.ref, BookingStatus(row.status)
+        if status == BookingStatus.CANCELLED:
+            return
+        if status not in WAITING:
+            raise ConflictError(f"cannot cancel: the booking is {status}", field="booking")
         self.service.cancel(ref, reason="cancelled by the customer on their page")
 
     def ask_other_time(self, booking_id: int, wish: str | None) -> None:
@@ -156,9 +163,26 @@ class CustomerActions:
         with self.rt.database.session() as session:
             row = self.booking(session, booking_id)
             customer = session.get(CustomerRow, row.customer_id)
-            if customer is None or not customer.marketing_ok:
+            if customer is None:
                 return
             customer.marketing_ok = False
+            # Kept as hashes of the addresses, like STOP: it outlives this booking and an erasure.
+            for address in filter(None, (customer.phone, customer.email)):
+                digest = address_hash("marketing", address)
+                exists = session.scalar(
+                    select(OptOutRow.id).where(
+                        OptOutRow.business_id == row.business_id, OptOutRow.address_hash == digest
+                    )
+                )
+                if exists is None:
+                    session.add(
+                        OptOutRow(
+                            business_id=row.business_id,
+                            channel="marketing",
+                            address_hash=digest,
+                            created_at=now,
+                        )
+                    )
             outbox.record(
                 session,
                 business_id=row.business_id,

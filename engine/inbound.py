@@ -23,7 +23,7 @@ from engine.bookings import BookingService
 from engine.contacts import address_hash
 from engine.dispatcher import plan_fallback
 from engine.runtime import Runtime
-from engine.tables import BookingRow, CustomerRow, FindingRow, MessageRow, OptOutRow
+from engine.tables import BookingRow, CustomerRow, FindingRow, HistoryRow, MessageRow, OptOutRow
 from engine.values import MessageStatus
 
 S = MessageStatus
@@ -112,12 +112,15 @@ class Inbound:
         except phonenumbers.NumberParseException:
             return number.strip()
 
-    def reply(self, sender: str, text: str) -> ReplyOutcome:
+    def reply(self, sender: str, text: str, sid: str | None = None) -> ReplyOutcome:
+        """Act on an inbound SMS; ``sid`` (Twilio's ``MessageSid``) makes a replayed request a no-op."""
         now = self.rt.now()
         number = self.normalise(sender)
         text = text.strip()[:1600]
         reply_class, score = classify(text)
         with self.rt.database.session() as session:
+            if sid and self._seen(session, sid):
+                return ReplyOutcome(None, None, "duplicate")
             self.service.ensure_business(session, now)
             self._opt(session, reply_class, number, now)
             booking = self._match(session, number, now)
@@ -129,7 +132,7 @@ class Inbound:
                     at=now,
                     kind="reply",
                     detail=text,
-                    data={"class": reply_class, "from": number},
+                    data={"class": reply_class, "from": number, "sid": sid},
                 )
                 raise_alert(
                     session,
@@ -150,7 +153,7 @@ class Inbound:
                 at=now,
                 kind="reply",
                 detail=text,
-                data={"class": reply_class, "from": number},
+                data={"class": reply_class, "from": number, "sid": sid},
             )
             action = self._act(session, booking, reply_class, text, now)
         if action == "confirm":
@@ -162,6 +165,19 @@ class Inbound:
         if reply_class is not None:
             self._acknowledge(ref, reply_class, number, now)
         return ReplyOutcome(reply_class, ref, action)
+
+    def _seen(self, session: Session, sid: str) -> bool:
+        """A reply with this provider id is already on record: Twilio retried, or someone replayed it."""
+        found = session.scalar(
+            select(HistoryRow.id)
+            .where(
+                HistoryRow.business_id == self.rt.business.id,
+                HistoryRow.kind == "reply",
+                HistoryRow.data["sid"].as_string() == sid,
+            )
+            .limit(1)
+        )
+        return found is not None
 
     def _opt(self, session: Session, reply_class: str | None, number: str, now: datetime) -> None:
         if reply_class not in ("stop", "start"):

@@ -259,6 +259,8 @@ class Planner:
 
     def has_consent(self, booking: Booking, now: datetime) -> bool:
         customer = booking.customer
+        if customer.marketing_opted_out:
+            return False
         if customer.marketing_ok:
             return True
         bought = customer.last_purchase_at or booking.anchors.get("completed")

@@ -83,6 +83,7 @@ class Customer:
     first_name_given: str | None = None
     sms_opted_out: bool = False
     email_opted_out: bool = False
+    marketing_opted_out: bool = False  # unsubscribed from offers: beats a recent purchase
     last_purchase_at: datetime | None = None
 
     def __post_init__(self) -> None:

@@ -67,7 +67,9 @@ def webhook_router(runtime: Runtime, *, counter: Callable[[str, str], None] | No
     @router.post("/inbound", summary="Twilio inbound SMS")
     async def receive(request: Request) -> Response:
         form = await verified_form(request, "inbound")
-        outcome = await run_in_threadpool(inbound.reply, form.get("From", ""), form.get("Body", ""))
+        outcome = await run_in_threadpool(
+            inbound.reply, form.get("From", ""), form.get("Body", ""), form.get("MessageSid") or None
+        )
         count("inbound", outcome.action)
         return Response(content=str(MessagingResponse()), media_type=TWIML)
 

@@ -282,7 +282,8 @@ def _booking_routes(router: APIRouter, api: Api) -> None:
     ) -> dict[str, Any]:
         raw = await request.body()
         csv = request.headers.get("content-type", "").split(";")[0].strip().lower() == "text/csv"
-        rows = api.import_csv(raw, playbook) if csv else api.import_json(raw, playbook)
+        read = api.import_csv if csv else api.import_json
+        rows = await run_in_threadpool(read, raw, playbook)
         names = CSV_NAMES if csv else JSON_NAMES
         report = await run_in_threadpool(lambda: import_rows(api.service, rows, names=names))
         return report.as_json()

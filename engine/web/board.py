@@ -17,6 +17,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from engine import timing
+from engine.exceptions import ForventError
 from engine.runtime import Runtime
 from engine.tables import BookingRow, CustomerRow, FindingRow, HistoryRow, MessageRow
 from engine.values import BookingStatus
@@ -145,7 +146,7 @@ def _card(runtime: Runtime, row: BookingRow, customer: CustomerRow | None, pendi
 def _title(runtime: Runtime, playbook_id: str) -> str:
     try:
         return runtime.playbooks.get(playbook_id).title
-    except Exception:  # a playbook edited into an invalid state must not take the board down
+    except ForventError:  # a playbook edited into an invalid state must not take the board down
         return playbook_id
 
 

@@ -10,6 +10,7 @@ with a redirect back to the page, which then says what happened.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
@@ -89,6 +90,8 @@ class CustomerPage:
             "can_change": status in WAITING,
             "calendar": status not in (B.CANCELLED, B.NO_SHOW),
             "open": status not in (B.COMPLETED, B.CANCELLED, B.NO_SHOW),
+            "final_price": i18n.money(row.final_price, self.rt.business.currency, locale) or None,
+            "pickup": _moment(row.pickup_at.astimezone(tz), locale) if row.pickup_at else None,
         }
 
     def _findings(self, session: Session, row: BookingRow, locale: str) -> list[dict[str, Any]]:
@@ -128,6 +131,10 @@ class CustomerPage:
         response = self.pages.render(request, template, context)
         self.pages.set_csrf_cookie(response, fresh)
         return response
+
+
+def _moment(value: datetime, locale: str) -> str:
+    return f"{i18n.day(value, locale)} {i18n.clock(value, locale)}"
 
 
 def _first_name(customer: CustomerRow | None) -> str:

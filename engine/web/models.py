@@ -100,6 +100,27 @@ class BookingFields(_In):
 class BookingIn(BookingFields):
     """Create (201) or update (200) the booking ``ref``."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "ref": "WO-4711",
+                    "playbook": "car_service",
+                    "customer": {
+                        "name": "Kari Nordmann",
+                        "phone": "912 34 567",
+                        "email": "kari@example.com",
+                        "locale": "nb",
+                    },
+                    "start": "2026-11-24T10:00",
+                    "end": "2026-11-24T14:00",
+                    "facts": {"vehicle": "Toyota Corolla", "registration": "EK 12345", "estimate": 3450},
+                }
+            ]
+        },
+    )
+
     playbook: Annotated[Text, Field(min_length=1, max_length=100)]
 
 
@@ -119,6 +140,11 @@ class AtIn(_In):
 
 
 class DelayIn(AtIn):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"minutes": 30, "reason": "An earlier job took longer"}]},
+    )
+
     minutes: Annotated[StrictInt, Field(ge=1, le=MAX_DELAY_MINUTES)] | None = None
     until: IsoTime | None = None
     reason: Annotated[Text, Field(max_length=500)] | None = None

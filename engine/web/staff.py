@@ -12,7 +12,7 @@ import hmac
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -304,7 +304,3 @@ def _action_routes(router: APIRouter, staff: StaffBoard) -> None:
             ref, text=text, price=price, must_fix=bool(must_fix)
         ),
     )
-
-
-def booking_url(ref: str) -> str:
-    return f"/staff/b/{quote(ref, safe='')}"

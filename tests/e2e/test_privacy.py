@@ -8,9 +8,26 @@ NOW = "2026-11-23T12:00:00+01:00"
 
 
 def test_erase_by_phone_removes_contact_data_and_bodies_but_keeps_the_rows(project: Project) -> None:
-    project.run("book", "--playbook", "plumber_visit", "--ref", "P-1", "--name", "Kari Nordmann",
-                "--phone", "912 34 567", "--email", "kari@example.com", "--start", "2026-11-26T10:00",
-                "--location", "Kirkeveien 12", "--fact", "task=Tett avløp hos Kari", now=NOW)
+    project.run(
+        "book",
+        "--playbook",
+        "plumber_visit",
+        "--ref",
+        "P-1",
+        "--name",
+        "Kari Nordmann",
+        "--phone",
+        "912 34 567",
+        "--email",
+        "kari@example.com",
+        "--start",
+        "2026-11-26T10:00",
+        "--location",
+        "Kirkeveien 12",
+        "--fact",
+        "task=Tett avløp hos Kari",
+        now=NOW,
+    )
     project.run("dispatch", "--once", now=NOW)
     before = project.json("messages", "P-1", now=NOW)
     assert any(m["body"] for m in before)

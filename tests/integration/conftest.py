@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from engine.db import Database
+from tests.integration.world import World
 
 
 def _free_port() -> int:
@@ -110,3 +111,11 @@ def database(database_url: str) -> Iterator[Database]:
     db.upgrade()
     yield db
     db.dispose()
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    """The real engine on a SQLite file with the seed playbooks (see ``tests/integration/world.py``)."""
+    w = World(tmp_path)
+    yield w
+    w.close()

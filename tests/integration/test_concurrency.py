@@ -101,7 +101,9 @@ def check_exactly_once(database_url: str, ids: list[int], run: Run, label: str) 
     db = Database(database_url)
     try:
         with db.session() as s:
-            statuses = dict(s.execute(select(MessageRow.status, func.count()).group_by(MessageRow.status)).all())
+            statuses = dict(
+                s.execute(select(MessageRow.status, func.count()).group_by(MessageRow.status)).all()
+            )
             assert statuses == {"sent": len(ids)}
             sent_twice = s.scalars(
                 select(HistoryRow.message_id)
@@ -115,6 +117,7 @@ def check_exactly_once(database_url: str, ids: list[int], run: Run, label: str) 
 
 
 @pytest.mark.pg
+@pytest.mark.slow
 def test_four_processes_on_postgresql_send_20000_messages_exactly_once(pg_url: str, tmp_path: Path) -> None:
     Database(pg_url).upgrade()
     ids = seed_due_messages(pg_url, now=T0, bookings=5_000, per_booking=4)

@@ -52,7 +52,11 @@ def forvent_dispatch_once(database_url: str, now: datetime, outbox: Path) -> set
         FORVENT_CLAIM_LEASE="2m",
     )
     result = subprocess.run(
-        [sys.executable, "-m", "engine", "dispatch", "--once"], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "engine", "dispatch", "--once"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     return {p.name.split(".")[0] for p in outbox.glob("*.sms.json")}
@@ -60,9 +64,7 @@ def forvent_dispatch_once(database_url: str, now: datetime, outbox: Path) -> set
 
 def kill_while_sending(database_url: str, record: Path) -> None:
     """Start the slow worker, ``kill -9`` it once every send thread waits on the provider."""
-    env = worker_env(
-        database_url, T0, FORVENT_CLAIM_LEASE="2m", FORVENT_DISPATCH_CONCURRENCY=str(IN_FLIGHT)
-    )
+    env = worker_env(database_url, T0, FORVENT_CLAIM_LEASE="2m", FORVENT_DISPATCH_CONCURRENCY=str(IN_FLIGHT))
     proc = subprocess.Popen(
         worker_command(record, "--delay", str(SEND_SECONDS), "--batch", str(BATCH)),
         env=env,

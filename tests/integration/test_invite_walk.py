@@ -22,7 +22,7 @@ import pytest
 from icalendar import Calendar
 
 from tests.integration.test_invite_peers import LIBICAL_CHECK, SYSTEM_PYTHON, VALIDATORS_DIR, _missing
-from tests.integration.test_lifecycle import OSLO, World
+from tests.integration.world import OSLO, World
 
 pytestmark = pytest.mark.peers
 
@@ -88,8 +88,12 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[tuple[Path, 
 def test_uid_stays_sequence_rises_and_the_last_one_cancels(walk: list[tuple[Path, datetime]]) -> None:
     for playbook in ("car_service", "plumber_visit"):
         events = [
-            (Calendar.from_ical(p.read_bytes()), next(iter(Calendar.from_ical(p.read_bytes()).walk("VEVENT"))))
-            for p, _ in walk if p.name.startswith(playbook)
+            (
+                Calendar.from_ical(p.read_bytes()),
+                next(iter(Calendar.from_ical(p.read_bytes()).walk("VEVENT"))),
+            )
+            for p, _ in walk
+            if p.name.startswith(playbook)
         ]
         assert len({str(e["UID"]) for _, e in events}) == 1
         sequences = [int(e["SEQUENCE"]) for _, e in events]
@@ -105,12 +109,20 @@ def test_uid_stays_sequence_rises_and_the_last_one_cancels(walk: list[tuple[Path
 def test_libical_accepts_every_invite_of_the_walk(walk: list[tuple[Path, datetime]]) -> None:
     if not LIBICAL_CHECK.is_file() or not Path(SYSTEM_PYTHON).is_file():
         _missing("libical checker")
-    probe = subprocess.run([SYSTEM_PYTHON, "-c", 'import gi; gi.require_version("ICalGLib", "3.0")'],
-                           capture_output=True, check=False)
+    probe = subprocess.run(
+        [SYSTEM_PYTHON, "-c", 'import gi; gi.require_version("ICalGLib", "3.0")'],
+        capture_output=True,
+        check=False,
+    )
     if probe.returncode != 0:
         _missing("libical GObject bindings")
-    result = subprocess.run([SYSTEM_PYTHON, str(LIBICAL_CHECK), *(str(p) for p, _ in walk)],
-                            capture_output=True, text=True, timeout=120, check=False)
+    result = subprocess.run(
+        [SYSTEM_PYTHON, str(LIBICAL_CHECK), *(str(p) for p, _ in walk)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -119,8 +131,13 @@ def test_vobject_reads_each_invite_at_the_booking_instant(walk: list[tuple[Path,
     # VTIMEZONE (another year's range) would be ignored within one process.
     read = []
     for path, _ in walk:
-        result = subprocess.run([sys.executable, "-c", VOBJECT_BATCH, str(path)],
-                                capture_output=True, text=True, timeout=120, check=False)
+        result = subprocess.run(
+            [sys.executable, "-c", VOBJECT_BATCH, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert result.returncode == 0, result.stderr
         read += json.loads(result.stdout)
     assert read == [start.timestamp() for _, start in walk]
@@ -131,7 +148,13 @@ def test_icaljs_reads_each_invite_at_the_booking_instant(walk: list[tuple[Path, 
     if shutil.which("node") is None or not (node_modules / "ical.js").is_dir():
         _missing("node or ical.js")
     env = {**os.environ, "NODE_PATH": str(node_modules)}
-    result = subprocess.run(["node", "-e", ICALJS_BATCH, *(str(p) for p, _ in walk)],
-                            capture_output=True, text=True, timeout=120, check=False, env=env)
+    result = subprocess.run(
+        ["node", "-e", ICALJS_BATCH, *(str(p) for p, _ in walk)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == [[start.timestamp(), "Europe/Oslo"] for _, start in walk]

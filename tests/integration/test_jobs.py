@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from engine import jobs
 from engine.tables import HistoryRow, MessageRow
-from tests.integration.test_lifecycle import World, world  # noqa: F401 - fixture
+from tests.integration.world import World
 
 
 def test_watch_alerts_staff_once_before_a_promised_arrival_passes_in_silence(world: World) -> None:

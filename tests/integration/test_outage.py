@@ -17,6 +17,7 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -141,7 +142,7 @@ def test_after_a_ten_minute_outage_every_message_goes_once_with_backoff(
         calls[i].append(at)
     for times in calls.values():
         assert len(times) <= MAX_ATTEMPTS
-        for attempt, (earlier, later) in enumerate(zip(times, times[1:], strict=False), start=1):
+        for attempt, (earlier, later) in enumerate(pairwise(times), start=1):
             assert later - earlier >= BASE_DELAY * 2 ** (attempt - 1) / 2
     print(
         f"\noutage ({runtime.database.engine.dialect.name}, {getattr(jitter, 'end', 'seeded')} backoff): "
@@ -149,7 +150,9 @@ def test_after_a_ten_minute_outage_every_message_goes_once_with_backoff(
         f"attempts per message {sorted(Counter(i for i, _, _ in provider.calls).values())}"
     )
 
-    # With the same backoff for every message, they go in the order they were due.
+    # With the same backoff for every message, each fails the same number of times and they
+    # go in the order they were due. With random jitter every message keeps its own schedule,
+    # so the order after the recovery is not guaranteed (README, "Running on several machines").
     if isinstance(jitter, PinnedJitter):
         assert [int(i) for i, _ in accepted] == confirmations
 
@@ -162,7 +165,9 @@ def test_after_a_ten_minute_outage_every_message_goes_once_with_backoff(
                 .group_by(HistoryRow.message_id)
             ).all()
         )
-        statuses = {r.id: r.status for r in s.scalars(select(MessageRow).where(MessageRow.id.in_(confirmations)))}
+        statuses = {
+            r.id: r.status for r in s.scalars(select(MessageRow).where(MessageRow.id.in_(confirmations)))
+        }
     assert retries == {int(i): len(t) - 1 for i, t in calls.items()}
     assert set(statuses.values()) == {"sent"}
 

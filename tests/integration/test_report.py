@@ -5,14 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 
 from engine.report import report
-from tests.integration.test_lifecycle import OSLO, World, world  # noqa: F401 - fixture
+from tests.integration.world import OSLO, World
 
 
 def metrics(world: World) -> dict[str, object]:
     with world.rt.database.session() as s:
         return report(
-            s, business_id=world.rt.business.id, promises={"plumber_visit": "arrival", "car_service": "ready"},
-            since=datetime(2026, 11, 20, tzinfo=OSLO), until=datetime(2026, 12, 1, tzinfo=OSLO),
+            s,
+            business_id=world.rt.business.id,
+            promises={"plumber_visit": "arrival", "car_service": "ready"},
+            since=datetime(2026, 11, 20, tzinfo=OSLO),
+            until=datetime(2026, 12, 1, tzinfo=OSLO),
         )
 
 

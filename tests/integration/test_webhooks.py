@@ -16,7 +16,7 @@ from twilio.request_validator import RequestValidator
 
 from engine.tables import BookingRow, HistoryRow, OptOutRow
 from engine.webhooks import webhook_router
-from tests.integration.test_lifecycle import World
+from tests.integration.world import World
 
 TOKEN = "twilio-auth-token-for-tests"
 PUBLIC = "http://127.0.0.1:8000"

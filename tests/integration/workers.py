@@ -153,7 +153,9 @@ def seed_due_messages(database_url: str, *, now: datetime, bookings: int, per_bo
                 ],
             )
             customers = list(session.scalars(select(CustomerRow.id).order_by(CustomerRow.id)))
-            session.execute(insert(BookingRow), [_booking(business, i, c, now, start) for i, c in enumerate(customers)])
+            session.execute(
+                insert(BookingRow), [_booking(business, i, c, now, start) for i, c in enumerate(customers)]
+            )
             booking_ids = list(session.scalars(select(BookingRow.id).order_by(BookingRow.id)))
             session.execute(
                 insert(MessageRow),

@@ -202,3 +202,22 @@ def test_unsubscribe_ends_marketing_consent(deployment: Deployment, client: Test
     assert [h.detail for h in history(deployment, "C-1") if h.kind == "choice"] == [
         "no more offers (unsubscribed on the page)"
     ]
+
+
+def test_a_ready_job_shows_the_price_and_pick_up_time(deployment: Deployment, client: TestClient) -> None:
+    deployment.book()
+    deployment.service.start("C-1")
+    deployment.service.ready("C-1", price="5340", pickup="2026-11-23T16:00")
+    page = client.get(f"/b/{deployment.link('C-1')}").text
+    assert "Ferdig – klar til henting" in page
+    assert "Mandag 23. november 16:00" in page and "5\u00a0340,00\u00a0kr" in page
+
+
+def test_a_started_job_cannot_be_cancelled_from_the_page(deployment: Deployment, client: TestClient) -> None:
+    deployment.book()
+    token = deployment.link("C-1")
+    csrf = form_csrf(client.get(f"/b/{token}").text)
+    deployment.service.start("C-1")
+    assert client.post(f"/b/{token}/cancel", data={"csrf": csrf}).status_code == 409
+    with deployment.rt.database.session() as session:
+        assert deployment.service.get(session, "C-1").status == "started"
