@@ -276,6 +276,22 @@ def claim_due(
             .order_by(MessageRow.ready_at, MessageRow.id)
         )
     )
+    if rows:  # every transition is in the history, claims too: one INSERT for the batch
+        session.execute(
+            insert(HistoryRow),
+            [
+                {
+                    "business_id": r.business_id,
+                    "booking_id": r.booking_id,
+                    "message_id": r.id,
+                    "at": now,
+                    "kind": "message:sending",
+                    "detail": f"{r.step} ({r.channel}): claimed by {worker}",
+                    "data": {"attempt": r.attempts},
+                }
+                for r in rows
+            ],
+        )
     return rows
 
 
