@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time, timedelta
 from typing import Any
 
 import click
@@ -17,7 +18,9 @@ def run_report(state: State, since: str | None, until: str | None) -> dict[str, 
     rt = state.runtime
     tz = timing.zone(rt.business.timezone)
     now = rt.now()
-    end = timing.parse_instant(until, tz, field="until") if until else now
+    # By default: the last 30 days through the end of today, so today's promises count.
+    end_of_today = timing.at_local_time(now + timedelta(days=1), time(0, 0), tz)
+    end = timing.parse_instant(until, tz, field="until") if until else end_of_today
     start = timing.parse_instant(since, tz, field="since") if since else end - DEFAULT_PERIOD
     promises: dict[str, str] = {pid: rt.playbooks.get(pid).promise for pid in rt.playbooks.ids()}
     with rt.database.session() as session:

@@ -89,7 +89,7 @@ def enqueue(
     for plan in wanted:
         row = existing.get(plan.key)
         if row is None:
-            touched.append(_insert(session, business_id, booking_id, plan, now, schedule_version))
+            touched.append(_insert(session, business_id, booking_id, plan, now, schedule_version, tz_name))
         elif _move(session, row, plan, now, tz_name):
             touched.append(row)
     return touched
@@ -102,6 +102,7 @@ def _insert(
     plan: PlannedMessage,
     now: datetime,
     version: int,
+    tz_name: str,
 ) -> MessageRow:
     row = MessageRow(
         business_id=business_id,
@@ -132,14 +133,16 @@ def _insert(
         message_id=row.id,
         at=now,
         kind=f"message:{row.status}",
-        detail=_message_detail(row, _due_text(plan.due_at) if plan.status == S.PLANNED else None),
+        detail=_message_detail(row, _due_text(plan.due_at, tz_name) if plan.status == S.PLANNED else None),
         data={"due_at": plan.due_at.isoformat() if plan.due_at else None},
     )
     return row
 
 
-def _due_text(due: datetime | None) -> str | None:
-    return f"due {due.isoformat(timespec='seconds')}" if due else None
+def _due_text(due: datetime | None, tz_name: str) -> str | None:
+    from engine.timing import local_iso, zone
+
+    return f"due {local_iso(due, zone(tz_name))}" if due else None
 
 
 def _move(session: Session, row: MessageRow, plan: PlannedMessage, now: datetime, tz_name: str) -> bool:
