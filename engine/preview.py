@@ -24,24 +24,14 @@ from engine.clock import FixedClock
 from engine.db import Database
 from engine.dispatcher import Dispatcher
 from engine.exceptions import TemplateRenderError, UserInputError
+from engine.playbooks import EVENTS
 from engine.runtime import Runtime
 from engine.settings import Settings
 from engine.sms import sms_info
 from engine.tables import BookingRow, MessageRow
 
-EVENT_ALIASES = {
-    "booking.delayed",
-    "booking.rescheduled",
-    "booking.cancelled",
-    "booking.no_show",
-    "booking.confirmed",
-    "job.started",
-    "job.finding",
-    "job.ready",
-    "job.completed",
-    "customer.replied",
-    "customer.scored",
-}
+#: Events a preview can apply: all but the booking's own creation.
+EVENT_ALIASES = tuple(sorted(EVENTS - {"booking.created"}))
 
 
 @dataclass(frozen=True)

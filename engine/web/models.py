@@ -12,21 +12,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
+from engine.preview import EVENT_ALIASES
+
 MIN_YEAR, MAX_YEAR = 1971, 2199
 MAX_DELAY_MINUTES = 366 * 24 * 60
-PREVIEW_EVENTS = (
-    "booking.delayed",
-    "booking.rescheduled",
-    "booking.cancelled",
-    "booking.no_show",
-    "booking.confirmed",
-    "job.started",
-    "job.finding",
-    "job.ready",
-    "job.completed",
-    "customer.replied",
-    "customer.scored",
-)
+PREVIEW_EVENTS = EVENT_ALIASES
 
 
 def _clean(value: str) -> str:

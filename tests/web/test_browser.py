@@ -82,7 +82,7 @@ def served(tmp_path: Path, migrated: Path) -> Iterator[tuple[Deployment, str]]:
     deadline = time.monotonic() + 15
     while not server.started:  # real-time: waiting for the server to listen
         assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
+        time.sleep(0.02)  # real-time: polling until uvicorn listens
     try:
         yield world, url
     finally:
