@@ -15,7 +15,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import outbox
+from engine import findings, outbox
 from engine.alerts import alert_text, raise_alert
 from engine.bookings import BookingService
 from engine.contacts import address_hash
@@ -109,28 +109,15 @@ class CustomerActions:
                 return
             if finding.decision != "pending":
                 raise ConflictError(f"this was already {finding.decision}", field="decision")
-            finding.decision, finding.decided_at = decision, now
-            outbox.record(
+            findings.decide(
                 session,
-                business_id=row.business_id,
-                booking_id=row.id,
-                at=now,
-                kind="choice",
-                detail=f"finding {decision}: {finding.text}",
-                data={"finding_id": finding.id, "decision": decision, "source": SOURCE},
+                business=self.rt.business,
+                booking=row,
+                finding=finding,
+                decision=decision,
+                now=now,
+                source=SOURCE,
             )
-            if decision == "declined":
-                customer = session.get(CustomerRow, row.customer_id)
-                raise_alert(
-                    session,
-                    business=self.rt.business,
-                    booking_id=row.id,
-                    ref=row.ref,
-                    text=alert_text(
-                        self.rt.business, "decline", name=customer.name if customer else "?", ref=row.ref
-                    ),
-                    now=now,
-                )
 
     def choose(self, booking_id: int, option_id: str, choice: str) -> None:
         """Store one of the playbook's ``options`` in ``BookingRow.choices``."""

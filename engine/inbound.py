@@ -17,7 +17,7 @@ import phonenumbers
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import outbox
+from engine import findings, outbox
 from engine.alerts import alert_text, alert_undelivered, raise_alert
 from engine.bookings import BookingService
 from engine.contacts import address_hash
@@ -261,26 +261,16 @@ class Inbound:
             .order_by(FindingRow.id.desc())
         )
         if reply_class in ("confirm", "decline") and finding is not None:
-            finding.decision = "approved" if reply_class == "confirm" else "declined"
-            finding.decided_at = now
-            outbox.record(
+            decision = "approved" if reply_class == "confirm" else "declined"
+            findings.decide(
                 session,
-                business_id=self.rt.business.id,
-                booking_id=booking.id,
-                at=now,
-                kind="choice",
-                detail=f"finding {finding.decision}: {finding.text}",
-                data={"finding_id": finding.id, "decision": finding.decision, "source": "sms"},
+                business=self.rt.business,
+                booking=booking,
+                finding=finding,
+                decision=decision,
+                now=now,
+                source="sms",
             )
-            if reply_class == "decline":
-                raise_alert(
-                    session,
-                    business=self.rt.business,
-                    booking_id=booking.id,
-                    ref=booking.ref,
-                    now=now,
-                    text=alert_text(self.rt.business, "decline", name=name, ref=booking.ref),
-                )
             return "finding"
         if reply_class in ("decline", "change"):
             raise_alert(

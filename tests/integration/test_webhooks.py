@@ -146,3 +146,27 @@ def test_unmatched_sender_is_stored_for_staff(world: World, client: TestClient) 
     with world.rt.database.session() as s:
         rows = s.query(HistoryRow).filter_by(kind="reply").all()
         assert [(r.booking_id, r.detail) for r in rows] == [(None, "Hei, hvem er dette?")]
+
+
+def test_ja_answers_the_open_finding_before_the_confirmation(world: World, client: TestClient) -> None:
+    from engine.tables import FindingRow
+
+    world.book()
+    world.at(2026, 11, 26, 10, 30)
+    world.service.start("C-1")
+    world.service.finding("C-1", text="Slitte bremseklosser", price="1890", must_fix=True)
+    world.dispatcher.run_until_idle()
+    assert any(m.step == "finding_request" for m in world.sms.sent)
+    assert reply(client, "JA, gjør det") == 200
+    with world.rt.database.session() as s:
+        assert s.query(FindingRow).one().decision == "approved"
+        assert not s.query(BookingRow).one().confirmed  # the finding was the open question
+    world.service.finding("C-1", text="Vindusviskere", price="350")
+    assert reply(client, "Nei takk") == 200
+    with world.rt.database.session() as s:
+        decisions = [f.decision for f in s.query(FindingRow).order_by(FindingRow.id)]
+        alerts = [
+            h.detail for h in s.query(HistoryRow).filter_by(kind="staff") if h.detail.startswith("alert:")
+        ]
+    assert decisions == ["approved", "declined"]
+    assert any("NEI" in a for a in alerts)
