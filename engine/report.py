@@ -168,3 +168,26 @@ def report(
         "overall": metrics(everything),
         "playbooks": {pid: metrics(facts) for pid, facts in sorted(per_playbook.items())},
     }
+
+
+def weekly(
+    session: Session,
+    *,
+    business_id: str,
+    promises: Mapping[str, str],
+    tz_name: str,
+    now: datetime,
+    weeks: int = 8,
+) -> list[dict[str, Any]]:
+    """The overall metrics of each of the last ``weeks`` local weeks (Monday to Monday), oldest first."""
+    tz = timing.zone(tz_name)
+    today = now.astimezone(tz).date()
+    monday = today - timedelta(days=today.weekday())
+    out = []
+    for back in range(weeks - 1, -1, -1):
+        first = monday - timedelta(weeks=back)
+        since = timing.wall(datetime.combine(first, datetime.min.time()), tz)
+        until = timing.wall(datetime.combine(first + timedelta(weeks=1), datetime.min.time()), tz)
+        data = report(session, business_id=business_id, promises=promises, since=since, until=until)
+        out.append({"week": first.isocalendar().week, "monday": first.isoformat(), **data["overall"]})
+    return out

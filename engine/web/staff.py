@@ -20,6 +20,7 @@ from fastapi.responses import RedirectResponse, Response
 from engine import timing
 from engine.bookings import BookingService
 from engine.exceptions import UserInputError
+from engine.report import weekly
 from engine.runtime import Runtime
 from engine.tables import BookingRow
 from engine.tokens import verify_token
@@ -177,6 +178,25 @@ def _board_routes(router: APIRouter, staff: StaffBoard) -> None:
             next_day=shown + timedelta(days=1),
         )
         return staff.pages.render(request, "staff_board.html", context)
+
+    @router.get("/report")
+    def report_page(request: Request, session: Session = Depends(staff.session)) -> Response:
+        rt = staff.rt
+        promises = {pid: rt.playbooks.get(pid).promise for pid in rt.playbooks.ids()}
+        with rt.database.session() as db:
+            weeks = weekly(
+                db, business_id=rt.business.id, promises=promises, tz_name=rt.business.timezone, now=rt.now()
+            )
+        charts = [
+            ("Promises kept", "kept_rate", "rate"),
+            ("Delays announced before the promised time", "late_announced_in_time_rate", "rate"),
+            ("Late without a word", "unannounced_late", "count"),
+            ("Confirmed", "confirmed_rate", "rate"),
+            ("Net promoter score", "nps", "nps"),
+            ("Bookings", "bookings", "count"),
+        ]
+        context = staff.context(request, session, weeks=weeks, charts=charts, day=board.local_day(rt, None))
+        return staff.pages.render(request, "staff_report.html", context)
 
     @router.get("/b/{ref}")
     def booking_page(

@@ -221,3 +221,17 @@ def test_a_started_job_cannot_be_cancelled_from_the_page(deployment: Deployment,
     assert client.post(f"/b/{token}/cancel", data={"csrf": csrf}).status_code == 409
     with deployment.rt.database.session() as session:
         assert deployment.service.get(session, "C-1").status == "started"
+
+
+def test_weekly_report_charts_promises_kept(deployment: Deployment, client: TestClient) -> None:
+    deployment.book("C-1", name="Kari Nordmann")  # promised ready 17:00 today
+    deployment.service.start("C-1")
+    deployment.service.ready("C-1", at="2026-11-23T18:00")  # an hour late, nothing said
+    login(client)
+    page = client.get("/staff/report")
+    assert page.status_code == 200
+    html = page.text
+    assert "Promises kept" in html and "Late without a word" in html
+    assert html.count("<rect") == 6 * 8  # six charts, eight weeks each
+    assert "week 48: 0%" in html  # this week's kept rate: the one promise was broken
+    assert "week 48: 1</title>" in html  # one late without a word
