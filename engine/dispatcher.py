@@ -186,17 +186,8 @@ class Dispatcher:
             log.exception("preparing message %s failed", message_id)
             row = session.get(MessageRow, message_id)
             if row is not None:
-                outbox.transition(
-                    session,
-                    row,
-                    S.FAILED,
-                    now=now,
-                    reason="internal_error",
-                    detail=str(exc)[:500],
-                    expect=[S.SENDING],
-                    claimed_by=None,
-                    claimed_until=None,
-                    ready_at=None,
+                outbox.release(
+                    session, row, S.FAILED, now=now, reason="internal_error", detail=str(exc)[:500]
                 )
             stats.failed += 1
             return None
@@ -214,7 +205,7 @@ class Dispatcher:
                 message_id=row.id, outgoing=self._alert(row, booking_row, now), carries_invite=False
             )
         if booking_row is None:
-            outbox.transition(session, row, S.FAILED, now=now, reason="no_booking", expect=[S.SENDING])
+            outbox.release(session, row, S.FAILED, now=now, reason="no_booking")
             stats.failed += 1
             return None
         booking = self._value(session, booking_row)
@@ -225,32 +216,19 @@ class Dispatcher:
         if verdict is not None:
             status, reason, due = verdict
             if status == S.PLANNED:
-                outbox.transition(
+                outbox.release(
                     session,
                     row,
                     S.PLANNED,
                     now=now,
                     detail=f"quiet hours: moved to {timing.local_iso(due, timing.zone(booking.timezone))}",
-                    expect=[S.SENDING],
                     due_at=due,
                     ready_at=due,
-                    claimed_by=None,
-                    claimed_until=None,
                     attempts=max(row.attempts - 1, 0),
                 )
                 stats.requeued += 1
             else:
-                outbox.transition(
-                    session,
-                    row,
-                    status,
-                    now=now,
-                    reason=reason,
-                    expect=[S.SENDING],
-                    claimed_by=None,
-                    claimed_until=None,
-                    ready_at=None,
-                )
+                outbox.release(session, row, status, now=now, reason=reason)
                 stats.skipped += 1
                 if step.urgent and reason in URGENT_SKIP_REASONS:
                     self._alert_staff(session, row, booking_row, reason, now)
@@ -258,18 +236,7 @@ class Dispatcher:
         try:
             outgoing, carries_invite = self._render(row, booking_row, booking, playbook, step, event, now)
         except TemplateRenderError as exc:
-            outbox.transition(
-                session,
-                row,
-                S.FAILED,
-                now=now,
-                reason="template_error",
-                detail=str(exc),
-                expect=[S.SENDING],
-                claimed_by=None,
-                claimed_until=None,
-                ready_at=None,
-            )
+            outbox.release(session, row, S.FAILED, now=now, reason="template_error", detail=str(exc))
             stats.failed += 1
             return None
         row.to_addr, row.body, row.subject = outgoing.to, outgoing.body, outgoing.subject
@@ -554,17 +521,13 @@ class Dispatcher:
             item.outgoing.subject,
         )
         if item.result is not None:
-            outbox.transition(
+            outbox.release(
                 session,
                 row,
                 S.SENT,
                 now=now,
-                expect=[S.SENDING],
                 sent_at=now,
                 provider_id=item.result.provider_id,
-                claimed_by=None,
-                claimed_until=None,
-                ready_at=None,
                 next_attempt_at=None,
             )
             if item.carries_invite and row.booking_id:
@@ -576,36 +539,22 @@ class Dispatcher:
         assert item.error is not None
         decision = self.policy.decide(item.error, row.attempts, now, self.rng)
         if isinstance(decision, GiveUp):
-            outbox.transition(
-                session,
-                row,
-                S.FAILED,
-                now=now,
-                reason=decision.reason,
-                detail=item.error.message,
-                expect=[S.SENDING],
-                claimed_by=None,
-                claimed_until=None,
-                ready_at=None,
-            )
+            outbox.release(session, row, S.FAILED, now=now, reason=decision.reason, detail=item.error.message)
             stats.failed += 1
             fallback = self._fall_back(session, row, now) if decision.fall_back else None
             if fallback is None and row.urgent and row.step != STAFF_ALERT:
                 booking_row = session.get(BookingRow, row.booking_id) if row.booking_id else None
                 self._alert_staff(session, row, booking_row, decision.reason, now)
             return
-        outbox.transition(
+        outbox.release(
             session,
             row,
             S.RETRYING,
             now=now,
             reason=item.error.reason,
             detail=item.error.message,
-            expect=[S.SENDING],
             next_attempt_at=decision.at,
             ready_at=decision.at,
-            claimed_by=None,
-            claimed_until=None,
         )
         stats.retrying += 1
 

@@ -272,26 +272,19 @@ class Inbound:
                 source="sms",
             )
             return "finding"
-        if reply_class in ("decline", "change"):
+        if reply_class in ("decline", "change", None):
+            # Words that need a person: staff are told, nothing is cancelled by itself.
+            kind = reply_class or "reply"
+            alert = alert_text(self.rt.business, kind, name=name, ref=booking.ref, text=text[:300])
             raise_alert(
                 session,
                 business=self.rt.business,
                 booking_id=booking.id,
                 ref=booking.ref,
                 now=now,
-                text=alert_text(self.rt.business, reply_class, name=name, ref=booking.ref),
+                text=alert,
             )
-            return reply_class
-        if reply_class is None:
-            raise_alert(
-                session,
-                business=self.rt.business,
-                booking_id=booking.id,
-                ref=booking.ref,
-                now=now,
-                text=alert_text(self.rt.business, "reply", name=name, ref=booking.ref, text=text[:300]),
-            )
-            return "other"
+            return reply_class or "other"
         return reply_class
 
     def _acknowledge(self, ref: str, reply_class: str, number: str, now: datetime) -> None:

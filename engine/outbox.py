@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -212,6 +212,36 @@ def transition(
     )
 
 
+def release(
+    session: Session,
+    row: MessageRow,
+    to: MessageStatus,
+    *,
+    now: datetime,
+    reason: str | None = None,
+    detail: str | None = None,
+    **values: Any,
+) -> None:
+    """A claimed row leaves ``sending``: the outcome is recorded and the lease dropped.
+
+    ``ready_at`` is cleared unless given (a row going back to ``planned`` or
+    ``retrying`` says when it is due again).
+    """
+    values.setdefault("ready_at", None)
+    transition(
+        session,
+        row,
+        to,
+        now=now,
+        reason=reason,
+        detail=detail,
+        expect=[S.SENDING],
+        claimed_by=None,
+        claimed_until=None,
+        **values,
+    )
+
+
 def cancel_pending(
     session: Session,
     *,
@@ -315,37 +345,16 @@ def reap_expired_claims(session: Session, *, now: datetime) -> int:
         )
     )
     for row in rows:
-        transition(
+        release(
             session,
             row,
             S.PLANNED,
             now=now,
-            reason=None,
             detail="claim expired",
-            expect=[S.SENDING],
-            claimed_by=None,
-            claimed_until=None,
             ready_at=now,
             attempts=max(row.attempts - 1, 0),
         )
     return len(rows)
-
-
-def pending_unclaimed_due(session: Session, *, now: datetime) -> bool:
-    row = session.scalar(
-        select(MessageRow.id)
-        .where(
-            or_(
-                and_(
-                    MessageRow.status.in_([str(S.PLANNED), str(S.RETRYING)]),
-                    MessageRow.ready_at <= now,
-                ),
-                and_(MessageRow.status == str(S.SENDING), MessageRow.claimed_until < now),
-            )
-        )
-        .limit(1)
-    )
-    return row is not None
 
 
 def mark_sent_many(

@@ -57,10 +57,9 @@ class Project:
         return sorted(self.outbox.glob("*.eml"))
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Iterator[Project]:
-    root = tmp_path / "deploy"
-    root.mkdir()
+def make_project(root: Path) -> Project:
+    """A deployment folder with copies of the seed files and a migrated SQLite database."""
+    root.mkdir(parents=True, exist_ok=True)
     shutil.copytree(REPO / "playbooks", root / "playbooks")
     shutil.copytree(REPO / "templates", root / "templates")
     shutil.copy(REPO / "business.yaml", root / "business.yaml")
@@ -74,4 +73,9 @@ def project(tmp_path: Path) -> Iterator[Project]:
     )
     project = Project(root=root, env=env)
     project.run("init-db")
-    yield project
+    return project
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Iterator[Project]:
+    yield make_project(tmp_path / "deploy")

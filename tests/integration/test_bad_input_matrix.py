@@ -15,8 +15,6 @@ confirmations sent, so there is stored state for a refusal to damage.
 from __future__ import annotations
 
 import math
-import os
-import shutil
 import sqlite3
 import threading
 import time
@@ -38,7 +36,7 @@ from engine.clock import FixedClock
 from engine.runtime import Runtime
 from engine.tables import BookingRow, MessageRow
 from engine.tokens import create_token
-from tests.conftest import REPO, Project
+from tests.conftest import Project, make_project
 from tests.integration.workers import database_snapshot, settings_for
 
 NOW = "2026-11-23T12:00:00+01:00"
@@ -65,20 +63,7 @@ def book_args(ref: str = "P-2", **options: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    root = tmp_path_factory.mktemp("bad-input")
-    shutil.copytree(REPO / "playbooks", root / "playbooks")
-    shutil.copytree(REPO / "templates", root / "templates")
-    shutil.copy(REPO / "business.yaml", root / "business.yaml")
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("FORVENT_", "TWILIO_", "SMTP_", "SENDGRID_"))
-    }
-    env.update(
-        FORVENT_SECRET="test-secret-not-for-production",
-        FORVENT_DATABASE_URL=f"sqlite:///{root / 'forvent.db'}",
-        PYTHONPATH=str(REPO),
-    )
-    project = Project(root=root, env=env)
-    project.run("init-db")
+    project = make_project(tmp_path_factory.mktemp("bad-input") / "deploy")
     project.run(*book_args("P-1", email="kari@example.com"), now=NOW)
     project.run("dispatch", "--once", now=NOW)
     return project
