@@ -20,6 +20,7 @@ URGENT_SKIP_REASONS = frozenset({"opted_out", "no_channel"})
 
 TEXTS = {
     "nb": {
+        "closed": "Forvent: svar fra {name} ({ref}), som er {status}: «{text}». Ta kontakt.",
         "undelivered": "Forvent: «{step}» til {name} ({ref}) ble ikke levert: {reason}. Kontakt kunden.",
         "reply": "Forvent: svar fra {name} ({ref}): «{text}»",
         "decline": "Forvent: {name} ({ref}) svarte NEI. Ta kontakt.",
@@ -28,6 +29,7 @@ TEXTS = {
         "subject": "Forvent: trenger oppfølging ({ref})",
     },
     "da": {
+        "closed": "Forvent: svar fra {name} ({ref}), som er {status}: «{text}». Tag kontakt.",
         "undelivered": "Forvent: «{step}» til {name} ({ref}) blev ikke leveret: {reason}. Kontakt kunden.",
         "reply": "Forvent: svar fra {name} ({ref}): «{text}»",
         "decline": "Forvent: {name} ({ref}) svarede NEJ. Tag kontakt.",
@@ -36,6 +38,7 @@ TEXTS = {
         "subject": "Forvent: kræver opfølgning ({ref})",
     },
     "en": {
+        "closed": "Forvent: reply from {name} ({ref}), which is {status}: '{text}'. Please get in touch.",
         "undelivered": (
             "Forvent: '{step}' to {name} ({ref}) was not delivered: {reason}. Contact the customer."
         ),

@@ -9,13 +9,17 @@ changes nothing.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import outbox, timing
@@ -39,6 +43,8 @@ from engine.values import (
 B = BookingStatus
 PAST_START_GRACE = timedelta(hours=1)
 SUPERSEDE_WINDOW = timedelta(minutes=2)
+EVENT_CLOCK_SKEW = timedelta(minutes=5)
+EVENT_MAX_AGE = timedelta(days=30)
 MAX_TEXT = 2000
 
 
@@ -94,21 +100,57 @@ class BookingService:
     # --- loading -------------------------------------------------------------------
 
     def ensure_business(self, session: Session, now: datetime) -> None:
-        if session.get(BusinessRow, self.business_id) is None:
-            session.add(
-                BusinessRow(
-                    id=self.business_id,
-                    business_id=self.business_id,
-                    name=self.rt.business.name,
-                    created_at=now,
-                )
+        if session.get(BusinessRow, self.business_id) is not None:
+            return
+        # Two first bookings at once both find no row: the loser's insert does nothing.
+        dialect = session.get_bind().dialect.name
+        insert_: Any = pg_insert if dialect == "postgresql" else sqlite_insert
+        session.execute(
+            insert_(BusinessRow)
+            .values(
+                id=self.business_id, business_id=self.business_id, name=self.rt.business.name, created_at=now
             )
-            session.flush()
-
-    def find(self, session: Session, ref: str) -> BookingRow | None:
-        return session.scalar(
-            select(BookingRow).where(BookingRow.business_id == self.business_id, BookingRow.ref == ref)
+            .on_conflict_do_nothing()
         )
+
+    @contextmanager
+    def transaction(self, session: Session | None = None) -> Iterator[Session]:
+        """The caller's unit of work if it has one, else a new transaction of its own."""
+        if session is not None:
+            yield session
+            return
+        with self.rt.database.session() as own:
+            yield own
+
+    def find(self, session: Session, ref: str, *, lock: bool = False) -> BookingRow | None:
+        query = select(BookingRow).where(BookingRow.business_id == self.business_id, BookingRow.ref == ref)
+        if lock:
+            query = query.with_for_update().execution_options(populate_existing=True)
+        return session.scalar(query)
+
+    def lock(self, session: Session, ref: str) -> BookingRow:
+        """The booking, locked for this transaction and read afresh: the first step of every action.
+
+        ``FOR UPDATE`` on PostgreSQL (SQLite's ``BEGIN IMMEDIATE`` already holds the
+        write lock). A concurrent action on the same booking waits here, then sees
+        what the other one committed, so its checks judge the current state.
+        """
+        row = self.find(session, ref, lock=True)
+        if row is None:
+            raise NotFoundError(f"unknown booking ref {ref!r}", field="ref")
+        return row
+
+    def lock_id(self, session: Session, booking_id: int) -> BookingRow:
+        """``lock`` by row id (the customer's page names its booking by id)."""
+        row = session.scalar(
+            select(BookingRow)
+            .where(BookingRow.business_id == self.business_id, BookingRow.id == booking_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if row is None:
+            raise NotFoundError("this booking no longer exists", field="booking")
+        return row
 
     def get(self, session: Session, ref: str) -> BookingRow:
         row = self.find(session, ref)
@@ -217,28 +259,43 @@ class BookingService:
 
     # --- book ----------------------------------------------------------------------
 
-    def book(self, data: BookingInput, *, allow_past: bool = False) -> BookResult:
+    def book(
+        self, data: BookingInput, *, allow_past: bool = False, session: Session | None = None
+    ) -> BookResult:
+        """Create the booking, or update it if ``ref`` exists (locked first, like every action)."""
         now = self.rt.now()
         ref = _check_ref(data.ref)
         playbook = self.rt.playbooks.get(data.playbook)
-        with self.rt.database.session() as session:
-            self.ensure_business(session, now)
-            existing = self.find(session, ref)
-            if existing is not None and existing.playbook != playbook.playbook:
-                raise ConflictError(
-                    f"ref {ref!r} is a {existing.playbook} booking, not {playbook.playbook}",
-                    field="playbook",
-                )
-            tz_name = (
-                data.timezone
-                or (existing.timezone if existing else None)
-                or playbook.timezone
-                or self.rt.business.timezone
+        try:
+            with self.transaction(session) as tx:
+                return self._book(tx, data, ref, playbook, now, allow_past)
+        except IntegrityError as exc:
+            # Another request created the same ref between our look-up and our insert.
+            raise ConflictError(
+                f"ref {ref!r} was created by another request at the same moment; send it again to update",
+                field="ref",
+            ) from exc
+
+    def _book(
+        self, session: Session, data: BookingInput, ref: str, playbook: Any, now: datetime, allow_past: bool
+    ) -> BookResult:
+        self.ensure_business(session, now)
+        existing = self.find(session, ref, lock=True)
+        if existing is not None and existing.playbook != playbook.playbook:
+            raise ConflictError(
+                f"ref {ref!r} is a {existing.playbook} booking, not {playbook.playbook}",
+                field="playbook",
             )
-            tz = timing.zone(tz_name)
-            if existing is None:
-                return self._create(session, data, ref, tz, now, allow_past)
-            return self._update(session, existing, data, tz, now, allow_past)
+        tz_name = (
+            data.timezone
+            or (existing.timezone if existing else None)
+            or playbook.timezone
+            or self.rt.business.timezone
+        )
+        tz = timing.zone(tz_name)
+        if existing is None:
+            return self._create(session, data, ref, tz, now, allow_past)
+        return self._update(session, existing, data, tz, now, allow_past)
 
     def _times(
         self, data: BookingInput, tz: Any, playbook_id: str, now: datetime, allow_past: bool
@@ -476,9 +533,27 @@ class BookingService:
         )
 
     def _event_time(self, at: str | datetime | None, row: BookingRow, now: datetime) -> datetime:
+        """When a reported event happened: by the engine clock, or ``at`` within the last week.
+
+        An event cannot have happened in the future (beyond a little clock skew) nor
+        long before anyone could report it; either is a typo that would corrupt the
+        report's lateness figures.
+        """
         if at is None:
             return now
-        return self._instant(at, timing.zone(row.timezone), "at")
+        tz = timing.zone(row.timezone)
+        when = self._instant(at, tz, "at")
+        if when > now + EVENT_CLOCK_SKEW:
+            raise UserInputError(
+                f"at: {timing.local_iso(when, tz)} is in the future (the engine clock says "
+                f"{timing.local_iso(now, tz)})",
+                field="at",
+            )
+        if when < now - EVENT_MAX_AGE:
+            raise UserInputError(
+                f"at: {timing.local_iso(when, tz)} is more than {EVENT_MAX_AGE.days} days ago", field="at"
+            )
+        return when
 
     def _refuse(
         self, row: BookingRow, action: str, statuses: frozenset[BookingStatus] | set[BookingStatus]
@@ -494,6 +569,7 @@ class BookingService:
         until: str | datetime | None = None,
         reason: str | None = None,
         at: str | datetime | None = None,
+        session: Session | None = None,
     ) -> BookingRow:
         now = self.rt.now()
         if (minutes is None) == (until is None):
@@ -501,8 +577,8 @@ class BookingService:
         if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 1):
             raise UserInputError("minutes: must be a whole number of at least 1", field="minutes")
         reason = _text(reason, "reason", 500)
-        with self.rt.database.session() as session:
-            row = self.get(session, ref)
+        with self.transaction(session) as session:
+            row = self.lock(session, ref)
             self._refuse(row, "delay", {*STARTED_OR_LATER, B.CANCELLED, B.NO_SHOW})
             tz = timing.zone(row.timezone)
             if until is not None:
@@ -555,17 +631,22 @@ class BookingService:
         planner = self.rt.planner(row.playbook)
         steps = [s.id for s in planner.steps_for("booking.delayed")] + ["invite_update"]
         recent = session.scalars(
-            select(MessageRow).where(
+            select(MessageRow)
+            .where(
                 MessageRow.booking_id == row.id,
                 MessageRow.step.in_(steps),
                 MessageRow.status == "planned",
                 MessageRow.created_at >= now - SUPERSEDE_WINDOW,
             )
+            .order_by(MessageRow.id)
+            .with_for_update()
         )
         for message in recent:
-            outbox.transition(
-                session, message, outbox.S.CANCELLED, now=now, reason="superseded", ready_at=None
-            )
+            # Claimed meanwhile: it is on its way, and the new notice follows it.
+            with suppress(outbox.TransitionError):
+                outbox.transition(
+                    session, message, outbox.S.CANCELLED, now=now, reason="superseded", ready_at=None
+                )
 
     def reschedule(
         self,
@@ -574,10 +655,11 @@ class BookingService:
         start: str | datetime,
         end: str | datetime | None = None,
         at: str | datetime | None = None,
+        session: Session | None = None,
     ) -> BookingRow:
         now = self.rt.now()
-        with self.rt.database.session() as session:
-            row = self.get(session, ref)
+        with self.transaction(session) as session:
+            row = self.lock(session, ref)
             self._refuse(row, "reschedule", {B.COMPLETED, B.CANCELLED, B.NO_SHOW})
             tz = timing.zone(row.timezone)
             new_start = self._instant(start, tz, "start")
@@ -588,6 +670,8 @@ class BookingService:
             )
             if new_end <= new_start:
                 raise UserInputError("end: must be after start", field="end")
+            if new_start < now - PAST_START_GRACE:
+                raise UserInputError("start: more than 1 h in the past", field="start")
             self._reschedule(session, row, new_start, new_end, at=self._event_time(at, row, now), now=now)
             return row
 
@@ -635,10 +719,11 @@ class BookingService:
         data: dict[str, Any] | None = None,
         cancel_reason: str | None = None,
         update: Mapping[str, Any] | None = None,
+        session: Session | None = None,
     ) -> BookingRow:
         now = self.rt.now()
-        with self.rt.database.session() as session:
-            row = self.get(session, ref)
+        with self.transaction(session) as session:
+            row = self.lock(session, ref)
             self._refuse(row, name.split(".")[-1].replace("_", "-"), refuse)
             when = self._event_time(at, row, now)
             if cancel_reason:
@@ -655,7 +740,9 @@ class BookingService:
             self.apply_event(session, row, name, data or {}, at=when, now=now)
             return row
 
-    def start(self, ref: str, *, at: str | datetime | None = None) -> BookingRow:
+    def start(
+        self, ref: str, *, at: str | datetime | None = None, session: Session | None = None
+    ) -> BookingRow:
         return self._status_event(
             ref,
             name="job.started",
@@ -663,6 +750,7 @@ class BookingService:
             anchor="started",
             refuse={*STARTED_OR_LATER, B.CANCELLED, B.NO_SHOW},
             at=at,
+            session=session,
         )
 
     def ready(
@@ -672,32 +760,43 @@ class BookingService:
         price: str | None = None,
         pickup: str | datetime | None = None,
         at: str | datetime | None = None,
+        session: Session | None = None,
+    ) -> BookingRow:
+        amount = str(self.money(price, "price")) if price is not None else None
+        with self.transaction(session) as tx:
+            row = self.lock(tx, ref)  # the pickup time is read in the booking's zone
+            update: dict[str, Any] = {}
+            data: dict[str, Any] = {}
+            if amount is not None:
+                update["final_price"] = data["price"] = amount
+            if pickup is not None:
+                tz = timing.zone(row.timezone)
+                update["pickup_at"] = self._instant(pickup, tz, "pickup")
+                data["pickup"] = timing.local_iso(update["pickup_at"], tz)
+            return self._status_event(
+                ref,
+                name="job.ready",
+                to=B.READY,
+                anchor="ready",
+                refuse={B.READY, *CLOSED},
+                at=at,
+                data=data,
+                update=update,
+                session=tx,
+            )
+
+    def complete(
+        self,
+        ref: str,
+        *,
+        price: str | None = None,
+        at: str | datetime | None = None,
+        session: Session | None = None,
     ) -> BookingRow:
         update: dict[str, Any] = {}
         data: dict[str, Any] = {}
         if price is not None:
-            update["final_price"] = data["price"] = str(parse_money(price, field="price"))
-        if pickup is not None:
-            with self.rt.database.session() as session:
-                tz = timing.zone(self.get(session, ref).timezone)
-            update["pickup_at"] = self._instant(pickup, tz, "pickup")
-            data["pickup"] = timing.local_iso(update["pickup_at"], tz)
-        return self._status_event(
-            ref,
-            name="job.ready",
-            to=B.READY,
-            anchor="ready",
-            refuse={B.READY, *CLOSED},
-            at=at,
-            data=data,
-            update=update,
-        )
-
-    def complete(self, ref: str, *, price: str | None = None, at: str | datetime | None = None) -> BookingRow:
-        update: dict[str, Any] = {}
-        data: dict[str, Any] = {}
-        if price is not None:
-            update["final_price"] = data["price"] = str(parse_money(price, field="price"))
+            update["final_price"] = data["price"] = str(self.money(price, "price"))
         return self._status_event(
             ref,
             name="job.completed",
@@ -707,9 +806,12 @@ class BookingService:
             at=at,
             data=data,
             update=update,
+            session=session,
         )
 
-    def no_show(self, ref: str, *, at: str | datetime | None = None) -> BookingRow:
+    def no_show(
+        self, ref: str, *, at: str | datetime | None = None, session: Session | None = None
+    ) -> BookingRow:
         return self._status_event(
             ref,
             name="booking.no_show",
@@ -718,9 +820,17 @@ class BookingService:
             refuse={*STARTED_OR_LATER, B.CANCELLED, B.NO_SHOW},
             at=at,
             cancel_reason="booking_cancelled",
+            session=session,
         )
 
-    def cancel(self, ref: str, *, reason: str | None = None, at: str | datetime | None = None) -> BookingRow:
+    def cancel(
+        self,
+        ref: str,
+        *,
+        reason: str | None = None,
+        at: str | datetime | None = None,
+        session: Session | None = None,
+    ) -> BookingRow:
         reason = _text(reason, "reason", 500)
         return self._status_event(
             ref,
@@ -731,12 +841,20 @@ class BookingService:
             at=at,
             data={"reason": reason},
             cancel_reason="booking_cancelled",
+            session=session,
         )
 
-    def confirm(self, ref: str, *, at: str | datetime | None = None, source: str = "customer") -> BookingRow:
+    def confirm(
+        self,
+        ref: str,
+        *,
+        at: str | datetime | None = None,
+        source: str = "customer",
+        session: Session | None = None,
+    ) -> BookingRow:
         now = self.rt.now()
-        with self.rt.database.session() as session:
-            row = self.get(session, ref)
+        with self.transaction(session) as tx:
+            row = self.lock(tx, ref)
             self._refuse(row, "confirm", set(CLOSED))
             if row.confirmed:
                 return row
@@ -746,7 +864,7 @@ class BookingService:
                 row.status = str(B.CONFIRMED)
             self._set_anchor(row, "confirmed", when)
             row.updated_at = now
-            self.apply_event(session, row, "booking.confirmed", {"source": source}, at=when, now=now)
+            self.apply_event(tx, row, "booking.confirmed", {"source": source}, at=when, now=now)
             return row
 
     def finding(
@@ -757,14 +875,15 @@ class BookingService:
         price: str | None = None,
         must_fix: bool = False,
         at: str | datetime | None = None,
+        session: Session | None = None,
     ) -> BookingRow:
         now = self.rt.now()
         clean = _text(text, "text", 1000)
         if not clean:
             raise UserInputError("text: describe what was found", field="text")
-        amount = str(parse_money(price, field="price")) if price is not None else None
-        with self.rt.database.session() as session:
-            row = self.get(session, ref)
+        amount = str(self.money(price, "price")) if price is not None else None
+        with self.transaction(session) as tx:
+            row = self.lock(tx, ref)
             self._refuse(row, "add a finding to", set(CLOSED))
             when = self._event_time(at, row, now)
             finding = FindingRow(
@@ -776,20 +895,26 @@ class BookingService:
                 decision="pending",
                 created_at=when,
             )
-            session.add(finding)
-            session.flush()
+            tx.add(finding)
+            tx.flush()
             data = {"text": clean, "price": amount, "must_fix": must_fix, "finding_id": finding.id}
             row.updated_at = now
-            self.apply_event(session, row, "job.finding", data, at=when, now=now)
+            self.apply_event(tx, row, "job.finding", data, at=when, now=now)
             return row
 
     def customer_event(
-        self, ref: str, name: str, data: dict[str, Any], *, at: str | datetime | None = None
+        self,
+        ref: str,
+        name: str,
+        data: dict[str, Any],
+        *,
+        at: str | datetime | None = None,
+        session: Session | None = None,
     ) -> BookingRow:
         """``customer.replied`` (``text``) or ``customer.scored`` (``score`` 0-10)."""
         now = self.rt.now()
-        with self.rt.database.session() as session:
-            row = self.get(session, ref)
+        with self.transaction(session) as tx:
+            row = self.lock(tx, ref)
             when = self._event_time(at, row, now)
             if name == "customer.scored":
                 try:
@@ -805,5 +930,9 @@ class BookingService:
             else:
                 raise UserInputError(f"event: unknown customer event {name!r}", field="event")
             row.updated_at = now
-            self.apply_event(session, row, name, data, at=when, now=now)
+            self.apply_event(tx, row, name, data, at=when, now=now)
             return row
+
+    def money(self, value: str, field_name: str) -> Decimal:
+        """An amount as typed by staff, read by the business's conventions."""
+        return parse_money(value, field=field_name)

@@ -42,28 +42,27 @@ class CustomerActions:
         return row
 
     def _open(self, session: Session, booking_id: int, action: str) -> BookingRow:
-        row = self.booking(session, booking_id)
+        """The booking, locked for this action's transaction, refused once closed."""
+        row = self.service.lock_id(session, booking_id)
         if BookingStatus(row.status) in CLOSED:
             raise ConflictError(f"cannot {action}: the booking is {row.status}", field="booking")
         return row
 
-    def _ref(self, booking_id: int) -> str:
-        with self.rt.database.session() as session:
-            return self.booking(session, booking_id).ref
-
     def confirm(self, booking_id: int) -> None:
-        self.service.confirm(self._ref(booking_id), source=SOURCE)
+        with self.rt.database.session() as session:
+            row = self.service.lock_id(session, booking_id)
+            self.service.confirm(row.ref, source=SOURCE, session=session)
 
     def cancel(self, booking_id: int) -> None:
         """Only before the work starts: once started, cancelling is a conversation with staff."""
         with self.rt.database.session() as session:
-            row = self.booking(session, booking_id)
-            ref, status = row.ref, BookingStatus(row.status)
-        if status == BookingStatus.CANCELLED:
-            return
-        if status not in WAITING:
-            raise ConflictError(f"cannot cancel: the booking is {status}", field="booking")
-        self.service.cancel(ref, reason="cancelled by the customer on their page")
+            row = self.service.lock_id(session, booking_id)
+            status = BookingStatus(row.status)
+            if status == BookingStatus.CANCELLED:
+                return
+            if status not in WAITING:
+                raise ConflictError(f"cannot cancel: the booking is {status}", field="booking")
+            self.service.cancel(row.ref, reason="cancelled by the customer on their page", session=session)
 
     def ask_other_time(self, booking_id: int, wish: str | None) -> None:
         """A ``reply`` (class ``change``) in the history and an alert to staff."""
@@ -148,7 +147,7 @@ class CustomerActions:
         """No more marketing messages (the ``List-Unsubscribe`` link); service messages still go."""
         now = self.rt.now()
         with self.rt.database.session() as session:
-            row = self.booking(session, booking_id)
+            row = self.service.lock_id(session, booking_id)
             customer = session.get(CustomerRow, row.customer_id)
             if customer is None:
                 return

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.exceptions import ConfigurationError
+from engine.exceptions import ConfigurationError, ConflictError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -46,6 +46,17 @@ def make_engine(url: str) -> Engine:
         raise ConfigurationError(f"--db: cannot use {url!r}: {exc}", field="db") from exc
 
 
+# PostgreSQL: deadlock_detected, serialization_failure, lock_not_available.
+_LOST_RACE_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+
+
+def is_lost_race(exc: OperationalError) -> bool:
+    """The database gave up on this transaction because another one holds what it needs."""
+    if getattr(exc.orig, "sqlstate", None) in _LOST_RACE_SQLSTATES:
+        return True
+    return "database is locked" in str(exc.orig)
+
+
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
@@ -60,8 +71,16 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        with self._sessions() as session, session.begin():
-            yield session
+        """One transaction. A lost race the database detects is a ``ConflictError`` (409, exit 1)."""
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        except OperationalError as exc:
+            if not is_lost_race(exc):
+                raise
+            raise ConflictError(
+                "another change to the same booking won the race; nothing was changed, try again"
+            ) from exc
 
     def upgrade(self) -> None:
         """Create or upgrade the schema (Alembic ``upgrade head``), then refresh statistics."""

@@ -10,6 +10,7 @@ schedule, so a burst of any size is drained pass by pass, never dropped.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
@@ -133,28 +134,48 @@ class Dispatcher:
         for future in sends:
             future.result()
         with db.session() as session:
-            _held = self._load(session, [item.message_id for item in prepared])
+            _held = self._load(session, [item.message_id for item in prepared], lock_bookings=True)
             done = self._record_sent(
                 session, [item for item in prepared if item.result is not None], now, stats
             )
             for item in prepared:
                 if item.message_id not in done:
-                    self._record(session, item, now, stats)
+                    self._record_one(session, item, now, stats)
         return stats
 
+    def _record_one(self, session: Session, item: _Prepared, now: datetime, stats: PassStats) -> None:
+        """One outcome; a row that is no longer ours (its lease expired and another process
+        took it over) is left to that process instead of undoing the rest of the batch."""
+        try:
+            self._record(session, item, now, stats)
+        except outbox.TransitionError as exc:
+            log.warning(
+                "outcome not recorded: %s",
+                exc,
+                extra=fields(action="lost_claim", message=item.message_id, booking=item.outgoing.booking_ref),
+            )
+
     @staticmethod
-    def _load(session: Session, ids: list[int]) -> list[object]:
+    def _load(session: Session, ids: list[int], *, lock_bookings: bool = False) -> list[object]:
         """One query puts the batch's rows and bookings in the session; get() then finds them there.
 
         The caller keeps the returned list for as long as it uses the session: the
         identity map holds objects weakly, so unreferenced ones would be dropped and
         every get() would query again (7 statements a message instead of 2).
+
+        ``lock_bookings`` takes the bookings' row locks, in id order, before any
+        message row is written: the order every user action takes them in, so a
+        pass recording its sends and a staff action on the same booking queue
+        instead of deadlocking.
         """
         rows = list(session.scalars(select(MessageRow).where(MessageRow.id.in_(ids))))
-        booking_ids = {r.booking_id for r in rows if r.booking_id is not None}
+        booking_ids = sorted({r.booking_id for r in rows if r.booking_id is not None})
         if not booking_ids:
             return list(rows)
-        return [*rows, *session.scalars(select(BookingRow).where(BookingRow.id.in_(booking_ids)))]
+        bookings = select(BookingRow).where(BookingRow.id.in_(booking_ids)).order_by(BookingRow.id)
+        if lock_bookings:
+            bookings = bookings.with_for_update().execution_options(populate_existing=True)
+        return [*rows, *session.scalars(bookings)]
 
     def _value(self, session: Session, booking_row: BookingRow) -> Booking:
         """The booking as the core sees it, computed once per pass (messages share bookings)."""
@@ -181,14 +202,25 @@ class Dispatcher:
         savepoint = session.begin_nested()
         try:
             item = self._prepare(session, message_id, now, stats)
+        except outbox.TransitionError as exc:
+            savepoint.rollback()  # no longer ours: another process settles it
+            log.warning("message %s not prepared: %s", message_id, exc)
+            return None
         except Exception as exc:
             savepoint.rollback()
             log.exception("preparing message %s failed", message_id)
             row = session.get(MessageRow, message_id)
             if row is not None:
-                outbox.release(
-                    session, row, S.FAILED, now=now, reason="internal_error", detail=str(exc)[:500]
-                )
+                with contextlib.suppress(outbox.TransitionError):
+                    outbox.release(
+                        session,
+                        row,
+                        S.FAILED,
+                        worker=self.worker,
+                        now=now,
+                        reason="internal_error",
+                        detail=str(exc)[:500],
+                    )
             stats.failed += 1
             return None
         savepoint.commit()
@@ -205,7 +237,7 @@ class Dispatcher:
                 message_id=row.id, outgoing=self._alert(row, booking_row, now), carries_invite=False
             )
         if booking_row is None:
-            outbox.release(session, row, S.FAILED, now=now, reason="no_booking")
+            outbox.release(session, row, S.FAILED, worker=self.worker, now=now, reason="no_booking")
             stats.failed += 1
             return None
         booking = self._value(session, booking_row)
@@ -220,6 +252,7 @@ class Dispatcher:
                     session,
                     row,
                     S.PLANNED,
+                    worker=self.worker,
                     now=now,
                     detail=f"quiet hours: moved to {timing.local_iso(due, timing.zone(booking.timezone))}",
                     due_at=due,
@@ -228,7 +261,7 @@ class Dispatcher:
                 )
                 stats.requeued += 1
             else:
-                outbox.release(session, row, status, now=now, reason=reason)
+                outbox.release(session, row, status, worker=self.worker, now=now, reason=reason)
                 stats.skipped += 1
                 if step.urgent and reason in URGENT_SKIP_REASONS:
                     self._alert_staff(session, row, booking_row, reason, now)
@@ -236,7 +269,9 @@ class Dispatcher:
         try:
             outgoing, carries_invite = self._render(row, booking_row, booking, playbook, step, event, now)
         except TemplateRenderError as exc:
-            outbox.release(session, row, S.FAILED, now=now, reason="template_error", detail=str(exc))
+            outbox.release(
+                session, row, S.FAILED, worker=self.worker, now=now, reason="template_error", detail=str(exc)
+            )
             stats.failed += 1
             return None
         row.to_addr, row.body, row.subject = outgoing.to, outgoing.body, outgoing.subject
@@ -525,6 +560,7 @@ class Dispatcher:
                 session,
                 row,
                 S.SENT,
+                worker=self.worker,
                 now=now,
                 sent_at=now,
                 provider_id=item.result.provider_id,
@@ -539,7 +575,15 @@ class Dispatcher:
         assert item.error is not None
         decision = self.policy.decide(item.error, row.attempts, now, self.rng)
         if isinstance(decision, GiveUp):
-            outbox.release(session, row, S.FAILED, now=now, reason=decision.reason, detail=item.error.message)
+            outbox.release(
+                session,
+                row,
+                S.FAILED,
+                worker=self.worker,
+                now=now,
+                reason=decision.reason,
+                detail=item.error.message,
+            )
             stats.failed += 1
             fallback = self._fall_back(session, row, now) if decision.fall_back else None
             if fallback is None and row.urgent and row.step != STAFF_ALERT:
@@ -550,6 +594,7 @@ class Dispatcher:
             session,
             row,
             S.RETRYING,
+            worker=self.worker,
             now=now,
             reason=item.error.reason,
             detail=item.error.message,

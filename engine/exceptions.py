@@ -58,7 +58,10 @@ class NotFoundError(ForventError):
 
 
 class ConflictError(ForventError):
+    """``current``: the booking as it is now, when the caller can be told (the API's 409 body)."""
+
     code = "conflict"
+    current: dict[str, object] | None = None
 
 
 class ConfigurationError(ForventError):

@@ -24,7 +24,7 @@ from engine.contacts import address_hash
 from engine.dispatcher import plan_fallback
 from engine.runtime import Runtime
 from engine.tables import BookingRow, CustomerRow, FindingRow, HistoryRow, MessageRow, OptOutRow
-from engine.values import MessageStatus
+from engine.values import BookingStatus, MessageStatus
 
 S = MessageStatus
 KEYWORDS = {
@@ -113,27 +113,27 @@ class Inbound:
             return number.strip()
 
     def reply(self, sender: str, text: str, sid: str | None = None) -> ReplyOutcome:
-        """Act on an inbound SMS; ``sid`` (Twilio's ``MessageSid``) makes a replayed request a no-op."""
+        """Act on an inbound SMS in one transaction; ``sid`` (Twilio's ``MessageSid``) makes a
+        replayed request a no-op.
+
+        One transaction, so a crash midway leaves nothing recorded and Twilio's retry
+        is processed in full instead of being dropped as a duplicate.
+        """
         now = self.rt.now()
         number = self.normalise(sender)
         text = text.strip()[:1600]
         reply_class, score = classify(text)
         with self.rt.database.session() as session:
+            self.service.ensure_business(session, now)
+            matched = self._match(session, number, now)
+            # The booking is locked before the duplicate check: a retry arriving while the
+            # first delivery is still being processed waits here, then sees it on record.
+            booking = self.service.lock_id(session, matched.id) if matched is not None else None
             if sid and self._seen(session, sid):
                 return ReplyOutcome(None, None, "duplicate")
-            self.service.ensure_business(session, now)
             self._opt(session, reply_class, number, now)
-            booking = self._match(session, number, now)
             if booking is None:
-                outbox.record(
-                    session,
-                    business_id=self.rt.business.id,
-                    booking_id=None,
-                    at=now,
-                    kind="reply",
-                    detail=text,
-                    data={"class": reply_class, "from": number, "sid": sid},
-                )
+                self._store(session, None, text, reply_class, number, sid, now)
                 raise_alert(
                     session,
                     business=self.rt.business,
@@ -143,28 +143,59 @@ class Inbound:
                     text=alert_text(self.rt.business, "unmatched", sender=number, text=text),
                 )
                 return ReplyOutcome(reply_class, None, "unmatched")
-            ref = booking.ref
             if reply_class == "score" and not self._review_requested(session, booking.id, now):
                 reply_class = None
-            outbox.record(
-                session,
-                business_id=self.rt.business.id,
-                booking_id=booking.id,
-                at=now,
-                kind="reply",
-                detail=text,
-                data={"class": reply_class, "from": number, "sid": sid},
-            )
+            self._store(session, booking.id, text, reply_class, number, sid, now)
+            if BookingStatus(booking.status) in (BookingStatus.CANCELLED, BookingStatus.NO_SHOW) and (
+                reply_class not in ("stop", "start")
+            ):
+                self._alert_closed(session, booking, text, now)
+                return ReplyOutcome(reply_class, booking.ref, "closed")
             action = self._act(session, booking, reply_class, text, now)
-        if action == "confirm":
-            self.service.confirm(ref, source="sms")
-        elif action == "score":
-            self.service.customer_event(ref, "customer.scored", {"score": score})
-        elif action == "other":
-            self.service.customer_event(ref, "customer.replied", {"text": text})
-        if reply_class is not None:
-            self._acknowledge(ref, reply_class, number, now)
-        return ReplyOutcome(reply_class, ref, action)
+            if action == "confirm":
+                self.service.confirm(booking.ref, source="sms", session=session)
+            elif action == "score":
+                self.service.customer_event(booking.ref, "customer.scored", {"score": score}, session=session)
+            elif action == "other":
+                self.service.customer_event(booking.ref, "customer.replied", {"text": text}, session=session)
+            if reply_class is not None:
+                self._acknowledge(session, booking, reply_class, now)
+            return ReplyOutcome(reply_class, booking.ref, action)
+
+    def _store(
+        self,
+        session: Session,
+        booking_id: int | None,
+        text: str,
+        reply_class: str | None,
+        number: str,
+        sid: str | None,
+        now: datetime,
+    ) -> None:
+        outbox.record(
+            session,
+            business_id=self.rt.business.id,
+            booking_id=booking_id,
+            at=now,
+            kind="reply",
+            detail=text,
+            data={"class": reply_class, "from": number, "sid": sid},
+        )
+
+    def _alert_closed(self, session: Session, booking: BookingRow, text: str, now: datetime) -> None:
+        """A reply to a cancelled booking (often "but I still need you!"): a person must read it."""
+        customer = session.get(CustomerRow, booking.customer_id)
+        alert = alert_text(
+            self.rt.business,
+            "closed",
+            name=customer.name if customer else "?",
+            ref=booking.ref,
+            status=booking.status,
+            text=text[:300],
+        )
+        raise_alert(
+            session, business=self.rt.business, booking_id=booking.id, ref=booking.ref, now=now, text=alert
+        )
 
     def _seen(self, session: Session, sid: str) -> bool:
         """A reply with this provider id is already on record: Twilio retried, or someone replayed it."""
@@ -287,35 +318,33 @@ class Inbound:
             return reply_class or "other"
         return reply_class
 
-    def _acknowledge(self, ref: str, reply_class: str, number: str, now: datetime) -> None:
+    def _acknowledge(self, session: Session, booking: BookingRow, reply_class: str, now: datetime) -> None:
         """``reply_<class>`` at once: quiet hours do not apply to an answer just asked for."""
-        with self.rt.database.session() as session:
-            booking = self.service.get(session, ref)
-            history = outbox.record(
-                session,
+        history = outbox.record(
+            session,
+            business_id=self.rt.business.id,
+            booking_id=booking.id,
+            at=now,
+            kind="staff",
+            detail=f"acknowledging {reply_class}",
+        )
+        session.flush()
+        step = f"reply_{reply_class}"
+        session.add(
+            MessageRow(
                 business_id=self.rt.business.id,
                 booking_id=booking.id,
-                at=now,
-                kind="staff",
-                detail=f"acknowledging {reply_class}",
+                key=f"{step}:sms:{history.id}",
+                step=step,
+                template=step,
+                channel="sms",
+                status=str(S.PLANNED),
+                due_at=now,
+                ready_at=now,
+                urgent=True,
+                attempts=0,
+                schedule_version=booking.schedule_version,
+                created_at=now,
+                updated_at=now,
             )
-            session.flush()
-            step = f"reply_{reply_class}"
-            session.add(
-                MessageRow(
-                    business_id=self.rt.business.id,
-                    booking_id=booking.id,
-                    key=f"{step}:sms:{history.id}",
-                    step=step,
-                    template=step,
-                    channel="sms",
-                    status=str(S.PLANNED),
-                    due_at=now,
-                    ready_at=now,
-                    urgent=True,
-                    attempts=0,
-                    schedule_version=booking.schedule_version,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+        )

@@ -186,18 +186,28 @@ def transition(
     reason: str | None = None,
     detail: str | None = None,
     expect: Iterable[MessageStatus] | None = None,
+    owner: str | None = None,
     **values: Any,
 ) -> None:
-    """Compare-and-set ``row`` into ``to``; raises ``TransitionError`` if it moved meanwhile."""
+    """Compare-and-set ``row`` into ``to``; raises ``TransitionError`` if it moved meanwhile.
+
+    With ``owner`` the row must also still be leased to that worker: a claim
+    that expired and was taken over by another process is no longer ours to settle.
+    """
     allowed = [s for s in (expect or S) if to in TRANSITIONS[s]]
+    query = update(MessageRow).where(
+        MessageRow.id == row.id, MessageRow.status.in_([str(s) for s in allowed])
+    )
+    if owner is not None:
+        query = query.where(MessageRow.claimed_by == owner)
     result = session.execute(
-        update(MessageRow)
-        .where(MessageRow.id == row.id, MessageRow.status.in_([str(s) for s in allowed]))
-        .values(status=str(to), reason=reason, updated_at=now, **values)
-        .execution_options(synchronize_session=False)
+        query.values(status=str(to), reason=reason, updated_at=now, **values).execution_options(
+            synchronize_session=False
+        )
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise TransitionError(f"message {row.id} is no longer in {', '.join(map(str, allowed))}")
+        held = f" claimed by {owner}" if owner else ""
+        raise TransitionError(f"message {row.id} is no longer{held} in {', '.join(map(str, allowed))}")
     # The row now holds exactly these values: no SELECT needed to learn them.
     for name, value in {"status": str(to), "reason": reason, "updated_at": now, **values}.items():
         set_committed_value(row, name, value)
@@ -217,15 +227,18 @@ def release(
     row: MessageRow,
     to: MessageStatus,
     *,
+    worker: str | None,
     now: datetime,
     reason: str | None = None,
     detail: str | None = None,
     **values: Any,
 ) -> None:
-    """A claimed row leaves ``sending``: the outcome is recorded and the lease dropped.
+    """A row claimed by ``worker`` leaves ``sending``: the outcome is recorded and the lease dropped.
 
     ``ready_at`` is cleared unless given (a row going back to ``planned`` or
-    ``retrying`` says when it is due again).
+    ``retrying`` says when it is due again). Raises ``TransitionError`` if the
+    row is no longer ``sending`` under ``worker``'s claim (``None``: the reaper,
+    which holds the row's lock, settles it whoever claimed it).
     """
     values.setdefault("ready_at", None)
     transition(
@@ -236,6 +249,7 @@ def release(
         reason=reason,
         detail=detail,
         expect=[S.SENDING],
+        owner=worker,
         claimed_by=None,
         claimed_until=None,
         **values,
@@ -260,10 +274,17 @@ def cancel_pending(
         query = query.where(MessageRow.moves_with_start.is_(True))
     if steps is not None:
         query = query.where(MessageRow.step.in_(list(steps)))
-    rows = list(session.scalars(query))
+    # Locked as read: a dispatcher claiming one of them meanwhile makes it ``sending``, which
+    # this UPDATE must not touch (the send-time check stops it against the booking instead).
+    rows = list(session.scalars(query.order_by(MessageRow.id).with_for_update()))
+    cancelled = []
     for row in rows:
-        transition(session, row, S.CANCELLED, now=now, reason=reason, ready_at=None)
-    return rows
+        try:
+            transition(session, row, S.CANCELLED, now=now, reason=reason, ready_at=None)
+        except TransitionError:
+            continue
+        cancelled.append(row)
+    return cancelled
 
 
 def claim_due(
@@ -349,6 +370,7 @@ def reap_expired_claims(session: Session, *, now: datetime) -> int:
             session,
             row,
             S.PLANNED,
+            worker=row.claimed_by,
             now=now,
             detail="claim expired",
             ready_at=now,

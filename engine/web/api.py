@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -22,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from engine import timing
 from engine.bookings import BookingInput, BookingService
-from engine.exceptions import PlaybookError, UserInputError
+from engine.exceptions import ConflictError, ForventError, PlaybookError, UserInputError
 from engine.importer import CSV_NAMES, JSON_NAMES, ImportRow, RowError, import_rows, read_csv
 from engine.playbooks import Playbook
 from engine.runtime import Runtime
@@ -140,11 +141,23 @@ class Api:
         with self.rt.database.session() as session:
             return booking_out(session, self.get_row(session, ref))
 
-    def act(self, ref: str, action: Callable[[], object]) -> dict[str, Any]:
-        with self.rt.database.session() as session:
-            self.get_row(session, ref)  # 404 before anything else is judged
-        action()
-        return self.show(ref)
+    def act(self, ref: str, action: Callable[[Session], object]) -> dict[str, Any]:
+        """One transaction: lock the booking (404 first), act, answer with the result.
+
+        A refused action (409) carries the booking as it now is, so a client that
+        lost a race learns what won it.
+        """
+        try:
+            with self.rt.database.session() as session:
+                if "\x00" in ref:
+                    raise ApiError(404, "not_found", "unknown booking ref", "ref")
+                row = self.service.lock(session, ref)
+                action(session)
+                return booking_out(session, row)
+        except ConflictError as exc:
+            with suppress(ForventError):
+                exc.current = self.show(ref)
+            raise
 
     def book(self, body: m.BookingIn, response: Response) -> dict[str, Any]:
         try:
@@ -323,43 +336,50 @@ def _event_routes(router: APIRouter, api: Api, svc: BookingService) -> None:
     def delay(ref: str, body: m.DelayIn) -> dict[str, Any]:
         return api.act(
             ref,
-            lambda: svc.delay(ref, minutes=body.minutes, until=body.until, reason=body.reason, at=body.at),
+            lambda s: svc.delay(
+                ref, minutes=body.minutes, until=body.until, reason=body.reason, at=body.at, session=s
+            ),
         )
 
     @route("reschedule", "A newly agreed time")
     def reschedule(ref: str, body: m.RescheduleIn) -> dict[str, Any]:
-        return api.act(ref, lambda: svc.reschedule(ref, start=body.start, end=body.end, at=body.at))
+        return api.act(
+            ref, lambda s: svc.reschedule(ref, start=body.start, end=body.end, at=body.at, session=s)
+        )
 
     @route("start", "Job started")
     def start(ref: str, body: m.AtIn | None = None) -> dict[str, Any]:
-        return api.act(ref, lambda: svc.start(ref, at=_at(body)))
+        return api.act(ref, lambda s: svc.start(ref, at=_at(body), session=s))
 
     @route("ready", "Job ready, with final price and pick-up time")
     def ready(ref: str, body: m.ReadyIn | None = None) -> dict[str, Any]:
         b = body or m.ReadyIn()
         price = None if b.price is None else str(b.price)
-        return api.act(ref, lambda: svc.ready(ref, price=price, pickup=b.pickup, at=b.at))
+        return api.act(ref, lambda s: svc.ready(ref, price=price, pickup=b.pickup, at=b.at, session=s))
 
     @route("complete", "Job completed")
     def complete(ref: str, body: m.CompleteIn | None = None) -> dict[str, Any]:
         b = body or m.CompleteIn()
         price = None if b.price is None else str(b.price)
-        return api.act(ref, lambda: svc.complete(ref, price=price, at=b.at))
+        return api.act(ref, lambda s: svc.complete(ref, price=price, at=b.at, session=s))
 
     @route("no-show", "The customer did not come")
     def no_show(ref: str, body: m.AtIn | None = None) -> dict[str, Any]:
-        return api.act(ref, lambda: svc.no_show(ref, at=_at(body)))
+        return api.act(ref, lambda s: svc.no_show(ref, at=_at(body), session=s))
 
     @route("cancel", "Cancel the booking and every pending message")
     def cancel(ref: str, body: m.CancelIn | None = None) -> dict[str, Any]:
         b = body or m.CancelIn()
-        return api.act(ref, lambda: svc.cancel(ref, reason=b.reason, at=b.at))
+        return api.act(ref, lambda s: svc.cancel(ref, reason=b.reason, at=b.at, session=s))
 
     @route("findings", "Extra work needing the customer's approval")
     def finding(ref: str, body: m.FindingIn) -> dict[str, Any]:
         price = None if body.price is None else str(body.price)
         return api.act(
-            ref, lambda: svc.finding(ref, text=body.text, price=price, must_fix=body.must_fix, at=body.at)
+            ref,
+            lambda s: svc.finding(
+                ref, text=body.text, price=price, must_fix=body.must_fix, at=body.at, session=s
+            ),
         )
 
 

@@ -100,7 +100,10 @@ def install(app: FastAPI, html: HtmlRenderer) -> None:
         status = status_of(exc)
         if status >= 500:
             log.error("configuration error on %s: %s", request.url.path, exc)
-        return respond(request, status, error_body(exc.code, exc.message, exc.field))
+        body = error_body(exc.code, exc.message, exc.field)
+        if isinstance(exc, ConflictError) and exc.current is not None:
+            body["error"]["booking"] = exc.current
+        return respond(request, status, body)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Response:

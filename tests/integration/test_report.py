@@ -26,6 +26,7 @@ def test_a_kept_promise_an_announced_delay_and_a_silent_one(world: World) -> Non
     world.at(2026, 11, 26, 8, 0)
     world.service.delay("ANNOUNCED", minutes=90, reason="forrige jobb tok lengre tid")
     world.dispatcher.run_until_idle()
+    world.at(2026, 11, 26, 12, 0)  # staff report the morning's events at noon
     world.service.start("ON-TIME", at="2026-11-26T10:05")
     world.service.start("ANNOUNCED", at="2026-11-26T11:30")
     world.service.start("SILENT", at="2026-11-26T11:20")

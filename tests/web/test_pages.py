@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi.testclient import TestClient
 
 from engine.tables import BookingRow, FindingRow, HistoryRow, MessageRow
-from tests.web.conftest import Deployment, form_csrf, login
+from tests.web.conftest import OSLO, Deployment, form_csrf, login
 
 
 def history(deployment: Deployment, ref: str) -> list[HistoryRow]:
@@ -226,6 +228,7 @@ def test_a_started_job_cannot_be_cancelled_from_the_page(deployment: Deployment,
 def test_weekly_report_charts_promises_kept(deployment: Deployment, client: TestClient) -> None:
     deployment.book("C-1", name="Kari Nordmann")  # promised ready 17:00 today
     deployment.service.start("C-1")
+    deployment.clock.set(datetime(2026, 11, 23, 18, 5, tzinfo=OSLO))
     deployment.service.ready("C-1", at="2026-11-23T18:00")  # an hour late, nothing said
     login(client)
     page = client.get("/staff/report")
