@@ -200,6 +200,22 @@ class ApiTokenRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class StaffSessionRow(Base):
+    """A staff login. The signed cookie only names the row, so ending the row ends the session."""
+
+    __tablename__ = "staff_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # random; the cookie carries it
+    business_id: Mapped[str] = mapped_column(String(64))
+    who: Mapped[str] = mapped_column(String(120))  # "staff" or "token:<name>"
+    # Revoking the token ends every session it opened.
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"), index=True)
+    # HMAC of the staff password it was opened with: changing the password ends those sessions.
+    password_mark: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class LockRow(Base):
     """Leases for periodic jobs that must run once per deployment (watch, digest, retention)."""
 

@@ -4,7 +4,8 @@ A token is ``fv_`` followed by 43 characters of base64url (256 random bits).
 Only its SHA-256 hex digest is stored, so a copy of the database grants
 nothing. The lookup goes by digest (an index); the found digest is compared
 again with ``hmac.compare_digest`` so the answer takes the same time whether
-or not a prefix matched.
+or not a prefix matched. Revoking a token also ends the staff sessions it
+opened.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import hmac
 import secrets
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine.exceptions import ConflictError, NotFoundError, UserInputError
-from engine.tables import ApiTokenRow, BusinessRow
+from engine.tables import ApiTokenRow, BusinessRow, StaffSessionRow
 
 PREFIX = "fv_"
 TOKEN_BYTES = 32
@@ -70,20 +71,35 @@ def revoke_token(session: Session, *, business_id: str, name: str, now: datetime
     if row is None or row.revoked_at is not None:
         raise NotFoundError(f"no active token named {name!r}", field="name")
     row.revoked_at = now
+    session.execute(
+        update(StaffSessionRow)
+        .where(StaffSessionRow.token_id == row.id, StaffSessionRow.ended_at.is_(None))
+        .values(ended_at=now)
+    )
 
 
 def verify_token(session: Session, *, business_id: str, token: str) -> str | None:
     """The name of the active token ``token``, or None."""
+    row = active_token(session, business_id=business_id, token=token)
+    return row.name if row is not None else None
+
+
+def active_token(session: Session, *, business_id: str, token: str, lock: bool = False) -> ApiTokenRow | None:
+    """The row of the active token ``token``, or None.
+
+    ``lock`` holds the row until the transaction ends: a login that opens a
+    session with the token then cannot interleave with its revocation, which
+    would leave a session the revocation never saw.
+    """
     if not token.startswith(PREFIX) or len(token) > 200:
         return None
     wanted = digest(token)
-    row = session.scalar(
-        select(ApiTokenRow).where(
-            ApiTokenRow.business_id == business_id,
-            ApiTokenRow.token_hash == wanted,
-            ApiTokenRow.revoked_at.is_(None),
-        )
+    query = select(ApiTokenRow).where(
+        ApiTokenRow.business_id == business_id,
+        ApiTokenRow.token_hash == wanted,
+        ApiTokenRow.revoked_at.is_(None),
     )
+    row = session.scalar(query.with_for_update() if lock else query)
     if row is None or not hmac.compare_digest(row.token_hash, wanted):
         return None
-    return row.name
+    return row

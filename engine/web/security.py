@@ -1,8 +1,11 @@
 """Staff sessions, CSRF tokens and the login throttle.
 
 * **Session**: a cookie ``<payload>.<HMAC-SHA256>`` (base64url), keyed from
-  ``FORVENT_SECRET``; the payload names who logged in, when the session ends
-  (on the engine clock) and a random CSRF value bound to the session.
+  ``FORVENT_SECRET``; the payload names the session's row in
+  ``staff_sessions``, who logged in, when the session ends (on the engine
+  clock) and a random CSRF value bound to the session. A valid signature is
+  not enough: the row must still be open, so logging out, revoking the token
+  or changing the staff password ends the session at once (``engine.web.sessions``).
   httponly, SameSite=Lax, Secure when ``FORVENT_PUBLIC_URL`` is https.
 * **CSRF**: staff forms carry the session's value. Pages without a session
   (the login form, the customer page) use a signed double-submit: a random
@@ -47,6 +50,7 @@ def _unb64(text: str) -> bytes:
 
 @dataclass(frozen=True)
 class Session:
+    id: str  # the row in staff_sessions
     who: str  # "staff" (the password) or "token:<name>"
     expires: datetime
     csrf: str
@@ -64,10 +68,11 @@ class Signer:
         return _b64(hmac.new(key, text.encode(), hashlib.sha256).digest())
 
     def session_cookie(self, who: str, now: datetime) -> tuple[str, Session]:
-        session = Session(who=who, expires=now + SESSION_TTL, csrf=secrets.token_urlsafe(24))
-        payload = _b64(
-            json.dumps({"u": who, "e": int(session.expires.timestamp()), "c": session.csrf}).encode()
+        session = Session(
+            id=secrets.token_urlsafe(24), who=who, expires=now + SESSION_TTL, csrf=secrets.token_urlsafe(24)
         )
+        data = {"s": session.id, "u": who, "e": int(session.expires.timestamp()), "c": session.csrf}
+        payload = _b64(json.dumps(data).encode())
         return f"{payload}.{self._mac(self._session_key, payload)}", session
 
     def read_session(self, cookie: str | None, now: datetime) -> Session | None:
@@ -80,10 +85,16 @@ class Signer:
         try:
             data: dict[str, Any] = json.loads(_unb64(payload))
             expires = datetime.fromtimestamp(int(data["e"]), now.tzinfo)
-            session = Session(who=str(data["u"]), expires=expires, csrf=str(data["c"]))
+            session = Session(id=str(data["s"]), who=str(data["u"]), expires=expires, csrf=str(data["c"]))
         except (ValueError, KeyError, TypeError):
             return None
         return session if session.expires > now else None
+
+    def password_mark(self, password: str | None) -> str | None:
+        """A keyed fingerprint of the staff password: sessions remember it without storing it."""
+        if not password:
+            return None
+        return self._mac(self._session_key, "staff-password:" + password)
 
     def csrf_token(self, cookie: str, scope: str) -> str:
         return self._mac(self._csrf_key, f"{cookie}|{scope}")

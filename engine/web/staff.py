@@ -23,7 +23,7 @@ from engine.exceptions import UserInputError
 from engine.report import weekly
 from engine.runtime import Runtime
 from engine.tables import BookingRow
-from engine.tokens import verify_token
+from engine.tokens import active_token
 from engine.views import history_json
 from engine.web import board
 from engine.web.api import booking_out
@@ -31,6 +31,7 @@ from engine.web.errors import ApiError
 from engine.web.notices import preview_delay
 from engine.web.pages import Pages
 from engine.web.security import SESSION_COOKIE, LoginThrottle, Session, Signer, same_secret
+from engine.web.sessions import end_session, is_open, open_session
 
 LOGIN_SCOPE = "login"
 LATE_STEPS = (15, 30, 60)
@@ -58,10 +59,18 @@ class StaffBoard:
         self.signer = signer
         self.service = BookingService(runtime)
         self.throttle = LoginThrottle()
+        self.password_mark = signer.password_mark(runtime.settings.staff_password)
 
     def session(self, request: Request) -> Session:
-        found = self.signer.read_session(request.cookies.get(SESSION_COOKIE), self.rt.now())
+        now = self.rt.now()
+        found = self.signer.read_session(request.cookies.get(SESSION_COOKIE), now)
         if found is None:
+            raise LoginRequired()
+        with self.rt.database.session() as db:
+            live = is_open(
+                db, found, business_id=self.rt.business.id, now=now, password_mark=self.password_mark
+            )
+        if not live:
             raise LoginRequired()
         return found
 
@@ -70,13 +79,20 @@ class StaffBoard:
         if not given or not hmac.compare_digest(session.csrf, given):
             raise ApiError(403, "csrf", "the form's CSRF token is missing or wrong", "csrf")
 
-    def who(self, password: str) -> str | None:
-        """``staff`` for the staff password, ``token:<name>`` for an API token, else None."""
-        if same_secret(password, self.rt.settings.staff_password):
-            return "staff"
-        with self.rt.database.session() as session:
-            name = verify_token(session, business_id=self.rt.business.id, token=password)
-        return f"token:{name}" if name else None
+    def log_in(self, password: str, now: datetime) -> str | None:
+        """A new session cookie for the staff password or an active API token, else None."""
+        business_id = self.rt.business.id
+        with self.rt.database.session() as db:
+            if same_secret(password, self.rt.settings.staff_password):
+                cookie, session = self.signer.session_cookie("staff", now)
+                open_session(db, session, business_id=business_id, now=now, password_mark=self.password_mark)
+                return cookie
+            token = active_token(db, business_id=business_id, token=password, lock=True)
+            if token is None:
+                return None
+            cookie, session = self.signer.session_cookie(f"token:{token.name}", now)
+            open_session(db, session, business_id=business_id, now=now, token_id=token.id)
+            return cookie
 
     def row(self, ref: str) -> BookingRow:
         with self.rt.database.session() as session:
@@ -131,12 +147,11 @@ def _login_routes(router: APIRouter, staff: StaffBoard) -> None:
             raise error
         if not staff.signer.check_csrf(request.cookies.get("forvent_csrf"), LOGIN_SCOPE, csrf):
             raise ApiError(403, "csrf", "the login form has expired: reload the page", "csrf")
-        who = staff.who(password) if password else None
-        if who is None:
+        cookie = staff.log_in(password, now) if password else None
+        if cookie is None:
             staff.throttle.failed(address, now)
             return RedirectResponse("/staff/login?failed=1", status_code=303)
         staff.throttle.succeeded(address)
-        cookie, _ = staff.signer.session_cookie(who, now)
         response = RedirectResponse("/staff", status_code=303)
         response.set_cookie(
             SESSION_COOKIE, cookie, httponly=True, samesite="lax", secure=staff.pages.secure, path="/"
@@ -146,6 +161,8 @@ def _login_routes(router: APIRouter, staff: StaffBoard) -> None:
     @router.post("/logout")
     def logout(session: Session = Depends(staff.session), csrf: Text = "") -> Response:
         staff.check_csrf(session, csrf)
+        with staff.rt.database.session() as db:
+            end_session(db, session.id, staff.rt.now())
         response = RedirectResponse("/staff/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
+from engine.runtime import Runtime
 from engine.tables import FindingRow
+from engine.tokens import revoke_token
+from engine.web.app import create_app
 from engine.web.security import SESSION_COOKIE
-from tests.web.conftest import Deployment, form_csrf, login
+from tests.web.conftest import PUBLIC, Deployment, form_csrf, login
 
 
 def test_a_forged_altered_or_expired_link_is_403(deployment: Deployment, client: TestClient) -> None:
@@ -117,3 +121,59 @@ def test_pages_carry_protective_headers(deployment: Deployment, client: TestClie
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
     cookie = page.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie
+
+
+def test_logging_out_ends_the_session_even_for_a_copied_cookie(
+    deployment: Deployment, client: TestClient
+) -> None:
+    login(client)
+    page = client.get("/staff")
+    copied = client.cookies[SESSION_COOKIE]
+    assert client.post("/staff/logout", data={"csrf": form_csrf(page.text)}).status_code == 303
+    with deployment.client() as thief:
+        thief.cookies.set(SESSION_COOKIE, copied)
+        answer = thief.get("/staff")
+        assert answer.status_code == 303 and answer.headers["location"] == "/staff/login"
+        assert thief.post("/staff/b/C-1/start", data={"csrf": form_csrf(page.text)}).status_code == 303
+    login(client)
+    assert client.get("/staff").status_code == 200
+
+
+def test_revoking_a_token_ends_the_sessions_it_opened_and_no_other(
+    deployment: Deployment, client: TestClient
+) -> None:
+    login(client, deployment.token)
+    assert client.get("/staff").status_code == 200
+    with deployment.client() as colleague:
+        login(colleague)
+        with deployment.rt.database.session() as session:
+            revoke_token(
+                session, business_id=deployment.rt.business.id, name="tests", now=deployment.rt.now()
+            )
+        answer = client.get("/staff")
+        assert answer.status_code == 303 and answer.headers["location"] == "/staff/login"
+        assert colleague.get("/staff").status_code == 200
+    csrf = form_csrf(client.get("/staff/login").text)
+    assert (
+        client.post("/staff/login", data={"password": deployment.token, "csrf": csrf}).headers["location"]
+        == "/staff/login?failed=1"
+    )
+
+
+def test_changing_the_staff_password_ends_the_sessions_it_opened(
+    deployment: Deployment, client: TestClient
+) -> None:
+    login(client)
+    cookie = client.cookies[SESSION_COOKIE]
+    settings = replace(deployment.rt.settings, staff_password="a-new-staff-password")
+    restarted = Runtime(settings, clock=deployment.clock)
+    try:
+        with TestClient(
+            create_app(restarted, dispatch=False), base_url=PUBLIC, follow_redirects=False
+        ) as after:
+            after.cookies.set(SESSION_COOKIE, cookie)
+            assert after.get("/staff").status_code == 303
+            login(after, "a-new-staff-password")
+            assert after.get("/staff").status_code == 200
+    finally:
+        restarted.close()
