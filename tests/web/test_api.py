@@ -211,3 +211,14 @@ def test_at_is_recorded_when_given(api: TestClient, deployment: Deployment) -> N
     with deployment.rt.database.session() as session:
         row = session.query(HistoryRow).filter_by(kind="event:booking.no_show").one()
         assert row.at.isoformat() == "2026-11-24T09:20:00+00:00"
+
+
+def test_a_refused_action_answers_409_with_the_booking_as_it_now_is(api: TestClient) -> None:
+    api.post("/api/v1/bookings", json=BOOKING)
+    assert api.post("/api/v1/bookings/API-1/cancel", json={"reason": "kunden ringte"}).status_code == 200
+    late = api.post("/api/v1/bookings/API-1/delay", json={"minutes": 15})
+    assert late.status_code == 409
+    body = error(late)
+    assert body["code"] == "conflict" and body["message"] == "cannot delay booking API-1: it is cancelled"
+    assert body["booking"]["status"] == "cancelled" and body["booking"]["delay_minutes"] == 0
+    assert api.get("/api/v1/bookings/API-1").json()["status"] == "cancelled"
