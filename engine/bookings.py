@@ -214,7 +214,7 @@ class BookingService:
     def _opt_outs(self, session: Session, customer: CustomerRow) -> dict[str, bool]:
         """Both channels' opt-outs in one query."""
         wanted = {
-            address_hash(channel, address): channel
+            address_hash(channel, address, self.rt.settings.secret): channel
             for channel, address in (
                 ("sms", customer.phone),
                 ("email", customer.email),
@@ -242,7 +242,7 @@ class BookingService:
                 select(OptOutRow.id).where(
                     OptOutRow.business_id == self.business_id,
                     OptOutRow.channel == channel,
-                    OptOutRow.address_hash == address_hash(channel, address),
+                    OptOutRow.address_hash == address_hash(channel, address, self.rt.settings.secret),
                 )
             )
             is not None

@@ -94,7 +94,9 @@ def erase_customer_command(state: State, phone: str | None, email: str | None) -
             session.query(OptOutRow)
             .filter_by(
                 business_id=service.business_id,
-                address_hash=address_hash("sms" if number else "email", number or address or ""),
+                address_hash=address_hash(
+                    "sms" if number else "email", number or address or "", rt.settings.secret
+                ),
             )
             .count()
         )

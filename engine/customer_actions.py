@@ -154,7 +154,7 @@ class CustomerActions:
             customer.marketing_ok = False
             # Kept as hashes of the addresses, like STOP: it outlives this booking and an erasure.
             for address in filter(None, (customer.phone, customer.email)):
-                digest = address_hash("marketing", address)
+                digest = address_hash("marketing", address, self.rt.settings.secret)
                 exists = session.scalar(
                     select(OptOutRow.id).where(
                         OptOutRow.business_id == row.business_id, OptOutRow.address_hash == digest

@@ -213,7 +213,7 @@ class Inbound:
     def _opt(self, session: Session, reply_class: str | None, number: str, now: datetime) -> None:
         if reply_class not in ("stop", "start"):
             return
-        digest = address_hash("sms", number)
+        digest = address_hash("sms", number, self.rt.settings.secret)
         existing = session.scalar(
             select(OptOutRow).where(
                 OptOutRow.business_id == self.rt.business.id,
