@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from engine import timing
+from engine import safe_yaml, timing
 from engine.exceptions import ConfigurationError, UserInputError
 from engine.playbooks import LOCALES, QuietHoursSpec
 
@@ -111,15 +110,18 @@ SAMPLE_BUSINESS = BusinessProfile(
 def load_business(path: Path) -> BusinessProfile:
     """Read ``business.yaml``; errors name the file and the field."""
     try:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        _, data = safe_yaml.load(path.read_text(encoding="utf-8"))
     except (FileNotFoundError, IsADirectoryError) as exc:
         raise ConfigurationError(
             f"{path}: no business profile (give --business FILE or set FORVENT_BUSINESS_FILE)"
         ) from exc
+    except OSError as exc:
+        raise ConfigurationError(f"{path}: cannot read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigurationError(f"{path}:1: cannot read: not UTF-8 text") from exc
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        raise ConfigurationError(f"{path}:{line}: malformed YAML") from exc
+        line, problem = safe_yaml.describe(exc)
+        raise ConfigurationError(f"{path}:{line}: {problem}") from exc
     if not isinstance(data, dict):
         raise ConfigurationError(f"{path}:1: the business profile is a mapping of keys")
     try:

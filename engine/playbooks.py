@@ -8,6 +8,7 @@ in ``engine.lint``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import time, timedelta
@@ -17,7 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from engine import timing
+from engine import safe_yaml, timing
 from engine.exceptions import NotFoundError, PlaybookError, UserInputError
 
 EVENTS = frozenset(
@@ -42,6 +43,8 @@ LOCALES = frozenset({"nb", "da", "en"})
 NO_NEGATIVE_ANCHORS = frozenset({"confirmed", "started", "ready", "completed"})
 
 Channel = Literal["sms", "email"]
+#: A playbook id, which is also its file's stem; at most 100 characters, as the API's field.
+PLAYBOOK_ID = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
 
 
 def _drop_extensions(data: Any) -> Any:
@@ -182,7 +185,7 @@ class StepSpec(_Model):
 class Playbook(_Model):
     """A customer journey: its defaults, the facts a booking carries, and its steps."""
 
-    playbook: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Id; the file stem.")
+    playbook: str = Field(pattern=PLAYBOOK_ID.pattern, description="Id; the file stem.")
     title: str
     default_locale: str = "nb"
     locales: list[str] | None = None
@@ -256,10 +259,6 @@ class Playbook(_Model):
 # --- loading with line numbers -------------------------------------------------
 
 
-class _LineLoader(yaml.SafeLoader):
-    """Keeps the composed node tree so errors can point at lines."""
-
-
 @dataclass(frozen=True)
 class LoadedPlaybook:
     playbook: Playbook
@@ -314,14 +313,13 @@ def load_playbook(path: Path) -> LoadedPlaybook:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise PlaybookError([f"{path}:1: cannot read: {exc.strerror}"]) from exc
+    except UnicodeDecodeError as exc:
+        raise PlaybookError([f"{path}:1: cannot read: not UTF-8 text"]) from exc
     try:
-        node = yaml.compose(text, Loader=_LineLoader)
-        data = yaml.load(text, Loader=yaml.SafeLoader)
+        node, data = safe_yaml.load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise PlaybookError([f"{path}:{line}: malformed YAML: {problem}"]) from exc
+        line, problem = safe_yaml.describe(exc)
+        raise PlaybookError([f"{path}:{line}: {problem}"]) from exc
     if not isinstance(data, dict) or node is None:
         raise PlaybookError([f"{path}:1: a playbook is a mapping of keys (playbook, steps, ...)"])
     lines = dict(_walk(node, ()))
@@ -388,6 +386,18 @@ def _structural_problems(loaded: LoadedPlaybook) -> list[str]:
     return problems
 
 
+def check_playbook_id(playbook_id: str) -> str:
+    """Refuse anything but a plain id: the id becomes a file name, so ``../x`` or ``/etc/x`` would
+    read (and, by the answer, reveal) files outside the playbooks folder."""
+    if not isinstance(playbook_id, str) or not PLAYBOOK_ID.fullmatch(playbook_id):
+        shown = playbook_id[:60] if isinstance(playbook_id, str) else playbook_id
+        raise UserInputError(
+            f"playbook: {shown!r} is not a playbook id (a lower-case letter, then letters, digits or _)",
+            field="playbook",
+        )
+    return playbook_id
+
+
 class PlaybookSet:
     """The playbooks of a directory, loaded on demand and cached."""
 
@@ -398,12 +408,14 @@ class PlaybookSet:
     def ids(self) -> list[str]:
         if not self.directory.is_dir():
             return []
-        return sorted(p.stem for p in self.directory.glob("*.yaml"))
+        # A file whose stem cannot be an id is lint's to report; listing it would fail every caller.
+        return sorted(p.stem for p in self.directory.glob("*.yaml") if PLAYBOOK_ID.fullmatch(p.stem))
 
     def paths(self) -> list[Path]:
         return sorted(self.directory.glob("*.yaml")) if self.directory.is_dir() else []
 
     def loaded(self, playbook_id: str) -> LoadedPlaybook:
+        check_playbook_id(playbook_id)
         if playbook_id not in self._cache:
             path = self.directory / f"{playbook_id}.yaml"
             if not path.is_file():

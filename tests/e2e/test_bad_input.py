@@ -54,6 +54,7 @@ def with_option(option: str, value: str) -> list[str]:
         ("--start", "tomorrow", "start: not an ISO 8601 time"),
         ("--start", "2026-03-29T02:30", "does not exist"),
         ("--playbook", "dentist", "unknown playbook 'dentist'"),
+        ("--playbook", "../business", "playbook: '../business' is not a playbook id"),
         ("--locale", "sv", "locale: 'sv'"),
         ("--fact", "colour=red", "facts.colour"),
     ],
@@ -109,6 +110,11 @@ def test_now_without_offset_is_refused(project: Project) -> None:
             "unknown event 'booking.late'",
         ),
         (lambda t: t.replace("steps:", "steps: [\n", 1), "malformed YAML"),
+        (lambda t: t + "steps: []\n", "duplicate key 'steps' (first on line"),
+        (
+            lambda t: t.replace("title:", "x-a: &a [1]\nx-b: [*a, *a]\ntitle:", 1),
+            "anchors (&a) are not allowed",
+        ),
     ],
 )
 def test_lint_rejects_playbook_problems_as_file_line(project: Project, edit: object, expected: str) -> None:

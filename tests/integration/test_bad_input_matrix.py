@@ -161,6 +161,12 @@ def refused(project: Project, *args: str, env: dict[str, str] | None = None) -> 
         pytest.param(
             lambda t: t.replace("at: start - 1d", "at: start - 1x", 1), "bad duration '1x'", id="bad-duration"
         ),
+        pytest.param(
+            lambda t: t.replace("title:", "x-a: &a [1, 2]\nx-b: [*a, *a]\ntitle:", 1),
+            ": anchors (&a) are not allowed",
+            id="yaml-alias",
+        ),
+        pytest.param(lambda t: t + "steps: []\n", ": duplicate key 'steps'", id="duplicate-key"),
     ],
 )
 def test_a_broken_playbook_is_named_by_file_and_line(
@@ -180,6 +186,16 @@ def test_a_broken_playbook_is_named_by_file_and_line(
             lambda t: t.replace("timezone: Europe/Oslo", "timezone: Europe/Osl"),
             "unknown time zone 'Europe/Osl'",
             id="unknown-time-zone",
+        ),
+        pytest.param(
+            lambda t: t.replace("timezone: Europe/Oslo", "timezone: &tz Europe/Oslo"),
+            "business.yaml:10: anchors (&tz) are not allowed",
+            id="yaml-anchor",
+        ),
+        pytest.param(
+            lambda t: t + "timezone: Europe/Berlin\n",
+            "business.yaml:22: duplicate key 'timezone' (first on line 10)",
+            id="duplicate-key",
         ),
     ],
 )
@@ -202,6 +218,12 @@ def test_a_bad_duration_in_the_environment_is_named(deployment: Project) -> None
 @pytest.mark.parametrize(
     ("option", "value", "expected"),
     [
+        pytest.param(
+            "playbook", "../business", "playbook: '../business' is not a playbook id", id="playbook-path"
+        ),
+        pytest.param(
+            "playbook", "/etc/passwd", "playbook: '/etc/passwd' is not a playbook id", id="playbook-absolute"
+        ),
         pytest.param("tz", "Europe/Osl", "unknown time zone 'Europe/Osl'", id="unknown-time-zone"),
         pytest.param("phone", "12", "phone: '12' is not", id="phone-invalid"),
         pytest.param(  # a German number written nationally, without +49

@@ -131,6 +131,30 @@ def test_error_shapes(api: TestClient) -> None:
     assert error(api.delete("/api/v1/bookings/API-1"))["code"] == "method_not_allowed"
 
 
+def test_a_playbook_that_is_not_a_plain_id_is_a_422_that_reads_no_file(
+    api: TestClient, deployment: Deployment
+) -> None:
+    """``playbook`` becomes a file name: a path must not load, or even probe, files outside the folder."""
+    for playbook in (
+        "../business",
+        "/etc/hostname",
+        "../playbooks/car_service",
+        "car_service/../car_service",
+    ):
+        answer = api.post("/api/v1/bookings", json={**BOOKING, "playbook": playbook})
+        assert answer.status_code == 422, (playbook, answer.text)
+        body = error(answer)
+        assert body["field"] == "playbook" and body["message"].startswith("playbook: "), body
+        assert "yaml" not in body["message"] and "/work" not in body["message"]
+    preview = api.post("/api/v1/playbooks/%2E%2E/preview", json={"start": "2026-11-26T10:00"})
+    assert preview.status_code == 422 and error(preview)["field"] == "playbook"
+    item = {k: v for k, v in BOOKING.items() if k != "playbook"}
+    imported = api.post("/api/v1/bookings:import", json={"playbook": "../business", "bookings": [item]})
+    assert [(e["line"], e["field"]) for e in imported.json()["errors"]] == [(1, "playbook")]
+    with deployment.rt.database.session() as session:
+        assert session.query(HistoryRow).count() == 0
+
+
 def test_the_api_refuses_a_start_in_the_past_but_import_takes_it(api: TestClient) -> None:
     past = api.post(
         "/api/v1/bookings", json={**BOOKING, "start": "2026-11-20T10:00", "end": "2026-11-20T12:00"}
