@@ -307,8 +307,10 @@ def _action_routes(router: APIRouter, staff: StaffBoard) -> None:
         next: Text = "",
     ) -> Response:
         staff.check_csrf(session, csrf)
-        until_iso = _until(staff, staff.row(ref), until)
-        svc.delay(ref, minutes=minutes, until=until_iso, reason=reason or None)
+        with staff.rt.database.session() as db:
+            # "HH:MM" means that time on the day of the start as it is now, under the lock.
+            until_iso = _until(staff, svc.lock(db, ref), until)
+            svc.delay(ref, minutes=minutes, until=until_iso, reason=reason or None, session=db)
         return finish(ref, "delay", next)
 
     def action(name: str, run: Callable[..., object]) -> None:
