@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from engine.exceptions import UserInputError
@@ -29,26 +29,86 @@ def parse_fact_args(items: Iterable[str]) -> dict[str, Any]:
     return out
 
 
+class WrittenNumber(float):
+    """A ``--fact`` number that keeps the text it was read from.
+
+    JSON reads ``3.450`` as 3.45, but a money fact must see what was typed:
+    in nb and da that is three thousand four hundred fifty.
+    """
+
+    written: str
+
+    def __new__(cls, value: float, written: str) -> WrittenNumber:
+        number = super().__new__(cls, value)
+        number.written = written
+        return number
+
+
 def _scalar(raw: str) -> Any:
     try:
         value = json.loads(raw)
     except ValueError:
         return raw
-    return value if isinstance(value, str | int | float | bool) else raw
+    if isinstance(value, float):
+        return WrittenNumber(value, raw)
+    return value if isinstance(value, str | int | bool) else raw
+
+
+# Spaces that group thousands: plain, no-break (Babel's nb group), narrow no-break, thin.
+_GROUP_SPACE = re.compile(r"(?<=[0-9])[ \u00a0\u202f\u2009](?=[0-9])")
+_AMOUNT = re.compile(r"-?[0-9]+(?:[ .,][0-9]+)*")
+_MAX_AMOUNT = Decimal("100000000")
 
 
 def parse_money(raw: Any, *, field: str) -> Decimal:
+    """An amount, read the same whatever the business's locale, never by guessing.
+
+    Numbers (JSON, or ``int``/``float`` from code) are taken as they are. In
+    text, spaces between digits group thousands (``3 450``) and a trailing
+    ``,-`` means whole units (``3450,-``). One kind of separator, once and
+    followed by one or two digits, is the decimal mark (``12.5``, ``12,50``);
+    repeated, it groups thousands (``1.234.567``). With both kinds, the last
+    is the decimal mark (``3.450,00``, ``3,450.00``). A single separator
+    followed by exactly three digits (``3.450``) is refused as ambiguous: it
+    is 3450 in nb and da and 3.45 in en, and either reading would store some
+    business's price wrong without a word. More than two decimals are refused.
+    """
     if isinstance(raw, bool):
         raise UserInputError(f"{field}: expected an amount, got {raw!r}", field=field)
-    try:
-        value = Decimal(str(raw).replace(" ", "").replace(",", "."))
-    except InvalidOperation as exc:
-        raise UserInputError(
-            f"{field}: expected an amount such as 3450 or 12.50, got {raw!r}", field=field
-        ) from exc
-    if not value.is_finite() or value < 0 or value > Decimal("100000000"):
+    if isinstance(raw, WrittenNumber):
+        raw = raw.written
+    value = Decimal(str(raw)) if isinstance(raw, int | float) else _amount_text(str(raw), field)
+    if not value.is_finite() or value < 0 or value > _MAX_AMOUNT:
         raise UserInputError(f"{field}: {raw!r} is not a sensible amount", field=field)
     return value.quantize(Decimal("0.01"))
+
+
+def _amount_text(raw: str, field: str) -> Decimal:
+    text = _GROUP_SPACE.sub(" ", raw.strip()).removesuffix(",-").removesuffix(".-")
+    if not _AMOUNT.fullmatch(text):
+        raise UserInputError(f"{field}: expected an amount such as 3450 or 12.50, got {raw!r}", field=field)
+    marks = {c for c in text if c in ".,"}
+    last = max(text.rfind("."), text.rfind(","))
+    whole, decimals = text, ""
+    if len(marks) == 2 or (marks and text.count(text[last]) == 1):
+        whole, decimals = text[:last], text[last + 1 :]
+    if len(marks) == 1 and len(decimals) == 3 and re.fullmatch(r"-?[0-9]{1,3}", whole):
+        grouped, decimal = f"{whole}{decimals}", format(Decimal(f"{whole}.{decimals}").normalize(), "f")
+        raise UserInputError(
+            f"{field}: {raw!r} is ambiguous ({grouped} or {decimal}?): "
+            f"write {grouped}, or two decimals such as {whole}.{decimals[:2]}",
+            field=field,
+        )
+    if len(decimals) > 2:
+        raise UserInputError(f"{field}: {raw!r} has more than two decimals", field=field)
+    groups = re.split(r"[ .,]", whole)
+    if (len(groups[0].lstrip("-")) > 3 and len(groups) > 1) or any(len(g) != 3 for g in groups[1:]):
+        digits = "".join(groups) + (f".{decimals}" if decimals else "")
+        raise UserInputError(
+            f"{field}: {raw!r} groups its thousands wrongly: write it without separators, such as {digits}",
+            field=field,
+        )
+    return Decimal("".join(groups) + (f".{decimals}" if decimals else ""))
 
 
 def check_facts(playbook: Playbook, facts: Mapping[str, Any], *, require: bool) -> dict[str, Any]:

@@ -79,6 +79,20 @@ def test_a_bad_number_of_minutes_is_a_user_error_not_a_usage_error(project: Proj
     assert "minutes" in one_line_error(project, "delay", "P-1", "--minutes", "0")
 
 
+def test_an_ambiguous_price_is_refused_and_a_grouped_one_is_read_right(project: Project) -> None:
+    later = "2026-11-24T12:00:00+01:00"
+    project.run(*BOOK, now=NOW)
+    project.run("start", "P-1", now="2026-11-24T10:05:00+01:00")
+    before = project.json("history", "P-1", now=later)
+    result = project.run("ready", "P-1", "--price", "3.450", now=later, check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    [line] = [line for line in result.stderr.splitlines() if line.strip()]
+    assert "price: '3.450' is ambiguous (3450 or 3.45?): write 3450" in line
+    assert project.json("history", "P-1", now=later) == before
+    assert project.json("ready", "P-1", "--price", "3.450,00", now=later)["final_price"] == "3450.00"
+    assert project.json("complete", "P-1", "--price", "3 450,-", now=later)["final_price"] == "3450.00"
+
+
 def test_a_refused_action_changes_nothing(project: Project) -> None:
     project.run(*BOOK, now=NOW)
     project.run("start", "P-1", now="2026-11-24T10:05:00+01:00")

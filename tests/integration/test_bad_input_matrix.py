@@ -237,6 +237,12 @@ def test_a_bad_duration_in_the_environment_is_named(deployment: Project) -> None
         pytest.param("location", "x" * 2001, "location: longer than 2000", id="location-too-long"),
         pytest.param("fact", "task=" + "x" * 2001, "facts.task: longer than 2000", id="fact-too-long"),
         pytest.param("fact", "estimate=lots", "facts.estimate: expected an amount", id="fact-bad-money"),
+        pytest.param(  # 3450 in nb and da, 3.45 in en: refused rather than guessed
+            "fact",
+            "estimate=3.450",
+            "facts.estimate: '3.450' is ambiguous (3450 or 3.45?)",
+            id="fact-ambiguous-money",
+        ),
         pytest.param("ref", "R" * 101, "ref: ", id="ref-too-long"),
     ],
 )
