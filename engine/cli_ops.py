@@ -72,7 +72,7 @@ def erase_customer_command(state: State, phone: str | None, email: str | None) -
     """Anonymise a person's bookings in place; counts stay for the report."""
     from engine.contacts import address_hash, normalise_email, normalise_phone
     from engine.exceptions import UserInputError
-    from engine.privacy import erase_customer
+    from engine.privacy import clear_traces, erase_customer
     from engine.tables import OptOutRow
 
     if (phone is None) == (email is None):
@@ -100,6 +100,7 @@ def erase_customer_command(state: State, phone: str | None, email: str | None) -
             )
             .count()
         )
+    clear_traces(rt.database, rt.settings.outbox_dir, result.message_ids)
     data = {
         "customers": result.customers,
         "bookings": result.bookings,

@@ -26,7 +26,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     # Zero freed space, so an erased customer's values do not linger in free pages.
-    cursor.execute("PRAGMA secure_delete=OFF")
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

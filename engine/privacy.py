@@ -4,23 +4,32 @@
 statuses and message rows stay for the report; names, contact data, location,
 text facts, message addresses and bodies, reply texts and history details that
 name them are removed; pending messages are cancelled (``erased``); an
-opt-out survives as a one-way hash. ``purge_bodies`` drops message bodies
-older than the retention period.
+opt-out survives as a one-way hash. Once that has committed,
+``clear_traces`` removes what the database rows no longer show but files
+still hold: the file channels' copies of the person's messages, and on SQLite
+the old page images in the write-ahead log (SQLite connections run with
+``secure_delete``, so freed space in the database file itself is zeroed).
+``purge_bodies`` drops message bodies older than the retention period.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine import outbox
+from engine.db import Database, is_sqlite
 from engine.playbooks import PlaybookSet
 from engine.tables import BookingRow, CustomerRow, FindingRow, HistoryRow, MessageRow
 
 ERASED = "(erased)"
+log = logging.getLogger("forvent.privacy")
 
 
 @dataclass(frozen=True)
@@ -28,6 +37,7 @@ class ErasureResult:
     customers: int
     bookings: int
     messages_cancelled: int
+    message_ids: tuple[int, ...] = ()  # every message of the erased bookings, for clear_traces
 
 
 def erase_customer(
@@ -44,9 +54,11 @@ def erase_customer(
     customers = list(session.scalars(query))
     bookings = 0
     cancelled = 0
+    message_ids: list[int] = []
     for customer in customers:
         for booking in session.scalars(select(BookingRow).where(BookingRow.customer_id == customer.id)):
             bookings += 1
+            message_ids += session.scalars(select(MessageRow.id).where(MessageRow.booking_id == booking.id))
             cancelled += len(outbox.cancel_pending(session, booking_id=booking.id, reason="erased", now=now))
             _erase_booking(session, booking, playbooks, now)
         customer.name, customer.first_name = ERASED, None
@@ -61,7 +73,47 @@ def erase_customer(
             kind="staff",
             detail=f"erased {len(customers)} customer record(s), {bookings} booking(s)",
         )
-    return ErasureResult(customers=len(customers), bookings=bookings, messages_cancelled=cancelled)
+    return ErasureResult(
+        customers=len(customers),
+        bookings=bookings,
+        messages_cancelled=cancelled,
+        message_ids=tuple(message_ids),
+    )
+
+
+def clear_traces(database: Database, outbox_dir: Path, message_ids: Iterable[int]) -> None:
+    """After an erasure has committed: delete the outbox files and checkpoint SQLite's WAL.
+
+    The outbox files are removed whatever the channels are now, since a
+    deployment may have used the file channels before. Files are unlinked,
+    not overwritten: on journaling and flash storage an overwrite in place is
+    no promise that the old blocks are gone.
+    """
+    for message_id in message_ids:
+        for suffix in (".sms.json", ".eml"):
+            (outbox_dir / f"{message_id}{suffix}").unlink(missing_ok=True)
+    if is_sqlite(database.engine):
+        _checkpoint(database)
+
+
+def _checkpoint(database: Database) -> None:
+    # The erased values live on in the WAL's older page images until a
+    # checkpoint copies the new pages back and TRUNCATE empties the file. A
+    # raw connection: the pool's transactions begin IMMEDIATE, and a
+    # checkpoint cannot run inside one.
+    connection = database.engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        busy, _, _ = cursor.fetchone() or (1, 0, 0)
+        cursor.close()
+    finally:
+        connection.close()
+    if busy:
+        log.warning(
+            "the write-ahead log may still hold erased data (a reader kept the checkpoint from"
+            " finishing): run erase-customer again while the database is idle"
+        )
 
 
 def _erase_booking(session: Session, booking: BookingRow, playbooks: PlaybookSet, now: datetime) -> None:
