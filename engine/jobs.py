@@ -1,7 +1,9 @@
 """Periodic jobs that run once per deployment, whatever the number of processes.
 
 Each job takes a lease in ``job_locks`` (compare-and-set on the engine clock)
-before it runs; a process that loses the race skips that tick.
+before it runs; a process that loses the race skips that tick. A daily job
+(``due``) keeps its row until the next run is due instead, so restarts and
+several processes still run it once a day on the engine clock.
 
 - ``watch``: a booking whose promised window is about to pass with the work not
   started and nothing said to the customer alerts staff once, while a delay
@@ -47,6 +49,24 @@ def acquire(runtime: Runtime, name: str, holder: str, lease: timedelta) -> bool:
                 (LockRow.until.is_(None)) | (LockRow.until < now) | (LockRow.holder == holder),
             )
             .values(holder=holder, until=now + lease)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def due(runtime: Runtime, name: str, holder: str, every: timedelta) -> bool:
+    """Take the job's turn if its last run was ``every`` ago or more; True when this process runs it."""
+    now = runtime.now()
+    with runtime.database.session() as session:
+        if session.get(LockRow, name) is None:
+            try:
+                with session.begin_nested():
+                    session.add(LockRow(name=name, business_id=runtime.business.id, holder=None, until=None))
+            except IntegrityError:
+                pass  # another process created it first; the update below decides
+        result = session.execute(
+            update(LockRow)
+            .where(LockRow.name == name, (LockRow.until.is_(None)) | (LockRow.until <= now))
+            .values(holder=holder, until=now + every)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 

@@ -6,7 +6,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -18,10 +18,12 @@ from engine.runtime import Runtime
 log = logging.getLogger("forvent.scheduler")
 PASS_SECONDS = 1
 JOB_LEASE = timedelta(minutes=10)
+RETENTION_EVERY = timedelta(days=1)  # on the engine clock, once per deployment
+RETENTION_CHECK_MINUTES = 10
 
 
 def make_scheduler(dispatcher: Dispatcher) -> BackgroundScheduler:
-    """A pass every second, plus the once-per-deployment jobs (watch, retention)."""
+    """A pass every second, plus the once-per-deployment jobs (watch, and retention once a day)."""
     scheduler = BackgroundScheduler(timezone="UTC")
     runtime = dispatcher.rt
     holder = dispatcher.worker
@@ -34,15 +36,17 @@ def make_scheduler(dispatcher: Dispatcher) -> BackgroundScheduler:
         max_instances=1,
         coalesce=True,
     )
+    # Checked often and from start-up, decided on the engine clock in job_locks: a
+    # process restarted more often than daily, or several of them, still purge once a day.
     scheduler.add_job(
-        _locked,
+        _daily,
         "interval",
-        hours=24,
+        minutes=RETENTION_CHECK_MINUTES,
         args=[runtime, "retention", holder, jobs.retention],
         id="retention",
         max_instances=1,
         coalesce=True,
-        next_run_time=None,
+        next_run_time=datetime.now(UTC),
     )
     # One pass at a time per process (max_instances=1); a missed tick is simply the
     # next pass, so coalesce and no misfire grace worries: the outbox keeps the work.
@@ -62,6 +66,14 @@ def make_scheduler(dispatcher: Dispatcher) -> BackgroundScheduler:
 def _locked(runtime: Runtime, name: str, holder: str, job: Callable[[Runtime], int]) -> None:
     try:
         if jobs.acquire(runtime, name, holder, JOB_LEASE):
+            job(runtime)
+    except Exception:
+        log.exception("periodic job %s failed", name)
+
+
+def _daily(runtime: Runtime, name: str, holder: str, job: Callable[[Runtime], int]) -> None:
+    try:
+        if jobs.due(runtime, name, holder, RETENTION_EVERY):
             job(runtime)
     except Exception:
         log.exception("periodic job %s failed", name)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from engine import jobs
+from engine.scheduler import make_scheduler
 from engine.tables import HistoryRow, MessageRow
 from tests.integration.world import World
 
@@ -36,8 +38,6 @@ def test_the_lease_lets_one_process_run_a_job(world: World) -> None:
 
 
 def test_retention_purges_old_bodies_and_keeps_rows(world: World) -> None:
-    from dataclasses import replace
-
     world.book()
     world.dispatcher.run_until_idle()
     world.rt.settings = replace(world.rt.settings, retention_days=30)
@@ -47,3 +47,42 @@ def test_retention_purges_old_bodies_and_keeps_rows(world: World) -> None:
         rows = s.query(MessageRow).filter(MessageRow.status == "sent").all()
         assert rows and all(r.body is None for r in rows)
         assert s.query(HistoryRow).count() > 0
+
+
+def test_the_scheduler_purges_once_a_day_on_the_engine_clock(world: World) -> None:
+    world.book()
+    world.dispatcher.run_until_idle()
+    world.rt.settings = replace(world.rt.settings, retention_days=30)
+    scheduler = make_scheduler(world.dispatcher)
+    scheduler.start(paused=True)  # jobs get their run times; nothing runs on the real clock
+    try:
+        job = scheduler.get_job("retention")
+        assert job is not None and job.next_run_time is not None  # scheduled, not paused
+
+        def bodies() -> list[str | None]:
+            with world.rt.database.session() as s:
+                return [r.body for r in s.query(MessageRow).filter(MessageRow.status == "sent")]
+
+        def run_at(after: timedelta) -> None:
+            world.clock.set(start + after)
+            job.func(*job.args)
+
+        start = world.clock.now()
+        run_at(timedelta(days=29, hours=12))
+        assert all(bodies())  # not 30 days old yet; this was the day's run
+        run_at(timedelta(days=30, hours=6))
+        assert all(bodies())  # old enough now, but the next run is due at 30 days 12 hours
+        run_at(timedelta(days=30, hours=12))
+        assert bodies() and not any(bodies())
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def test_a_daily_job_runs_once_per_engine_day_whoever_asks(world: World) -> None:
+    day = timedelta(days=1)
+    assert jobs.due(world.rt, "retention", "a", day)
+    assert not jobs.due(world.rt, "retention", "a", day)  # the same process, later the same day
+    world.clock.set(world.clock.now() + timedelta(hours=23))
+    assert not jobs.due(world.rt, "retention", "b", day)
+    world.clock.set(world.clock.now() + timedelta(hours=1))
+    assert jobs.due(world.rt, "retention", "b", day)
