@@ -322,12 +322,14 @@ class BookingService:
         return timing.parse_instant(value, tz, field=field_name)
 
     def _customer_fields(self, data: BookingInput) -> dict[str, Any]:
+        from engine.contacts import check_name
+
         out: dict[str, Any] = {}
         if data.name is not None:
             name = _text(data.name, "name", 200)
             if not name:
                 raise UserInputError("name: required", field="name")
-            out["name"] = name
+            out["name"] = check_name(name)
         if data.phone is not None:
             out["phone"] = (
                 normalise_phone(data.phone, country=self.rt.business.country) if data.phone.strip() else None

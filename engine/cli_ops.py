@@ -80,7 +80,8 @@ def erase_customer_command(state: State, phone: str | None, email: str | None) -
     service = _service(state)
     rt = state.runtime
     number = normalise_phone(phone, country=rt.business.country) if phone else None
-    address = normalise_email(email) if email else None
+    # Erasure must also find addresses stored before non-ASCII local parts were refused.
+    address = normalise_email(email, allow_smtputf8=True) if email else None
     with rt.database.session() as session:
         result = erase_customer(
             session,

@@ -1,9 +1,10 @@
-"""Phone numbers and email addresses: normalise or refuse, naming the field (pure)."""
+"""Phone numbers, email addresses and names: normalise or refuse, naming the field (pure)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import unicodedata
 from functools import lru_cache
 
 import phonenumbers
@@ -34,11 +35,35 @@ def normalise_phone(raw: str, *, country: str, field: str = "phone") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def normalise_email(raw: str, *, field: str = "email") -> str:
+def normalise_email(raw: str, *, field: str = "email", allow_smtputf8: bool = False) -> str:
+    """The address as stored; refused when no channel could ever deliver to it.
+
+    Our SMTP path does not speak SMTPUTF8, so a non-ASCII local part
+    (``kåre@``) would pass here and then fail every send as a retried
+    ``email:exception``. ``allow_smtputf8`` is for finding addresses stored
+    before this check, never for storing new ones.
+    """
     try:
-        return validate_email(raw, check_deliverability=False).normalized
+        result = validate_email(raw, check_deliverability=False, allow_smtputf8=allow_smtputf8)
     except EmailNotValidError as exc:
         raise UserInputError(f"{field}: {raw!r} is not a valid email address ({exc})", field=field) from exc
+    return result.normalized
+
+
+# Control characters (CR, LF, TAB, NUL, DEL, C1), lone surrogates and the Unicode line and
+# paragraph separators: a name goes into the email's To header, where any of them fails the send.
+_NOT_IN_NAMES = frozenset({"Cc", "Cs", "Zl", "Zp"})
+
+
+def check_name(name: str, *, field: str = "name") -> str:
+    """A customer's name as given, refused if it holds a character no header or SMS line can carry."""
+    for char in name:
+        if unicodedata.category(char) in _NOT_IN_NAMES:
+            raise UserInputError(
+                f"{field}: must not contain control characters or line breaks (found U+{ord(char):04X})",
+                field=field,
+            )
+    return name
 
 
 def address_hash(channel: str, address: str, secret: str | None) -> str:

@@ -234,6 +234,18 @@ def test_a_bad_duration_in_the_environment_is_named(deployment: Project) -> None
         pytest.param("end", "2026-11-25T09:00", "end: must be after start", id="end-before-start"),
         pytest.param("start", "2026-11-20T10:00", "start: more than 1 h in the past", id="start-in-past"),
         pytest.param("name", "K" * 201, "name: longer than 200 characters", id="name-too-long"),
+        pytest.param(  # it would reach the email's To header and fail every send
+            "name",
+            "Kari\nBcc: all@example.com",
+            "name: must not contain control characters or line breaks (found U+000A)",
+            id="name-line-break",
+        ),
+        pytest.param(  # the SMTP path does not speak SMTPUTF8
+            "email",
+            "kåre@example.com",
+            "email: 'kåre@example.com' is not a valid email address (Internationalized characters before",
+            id="email-non-ascii-local-part",
+        ),
         pytest.param("location", "x" * 2001, "location: longer than 2000", id="location-too-long"),
         pytest.param("fact", "task=" + "x" * 2001, "facts.task: longer than 2000", id="fact-too-long"),
         pytest.param("fact", "estimate=lots", "facts.estimate: expected an amount", id="fact-bad-money"),

@@ -155,6 +155,25 @@ def test_a_playbook_that_is_not_a_plain_id_is_a_422_that_reads_no_file(
         assert session.query(HistoryRow).count() == 0
 
 
+def test_a_name_or_email_no_send_could_carry_is_a_422_at_the_door(
+    api: TestClient, deployment: Deployment
+) -> None:
+    for change, field in (
+        ({"name": "Kari\r\nBcc: all@example.com"}, "customer.name"),
+        ({"name": "Kari\u2028Nordmann"}, "customer.name"),
+        ({"email": "kåre@example.com"}, "customer.email"),
+    ):
+        answer = api.post("/api/v1/bookings", json={**BOOKING, "customer": {**BOOKING["customer"], **change}})
+        assert answer.status_code == 422, answer.text
+        assert error(answer)["field"] == field
+    assert api.post("/api/v1/bookings", json=BOOKING).status_code == 201
+    renamed = api.post(
+        "/api/v1/bookings", json={**BOOKING, "customer": {**BOOKING["customer"], "name": "Kari\tNordmann"}}
+    )
+    assert renamed.status_code == 422 and error(renamed)["field"] == "customer.name"
+    assert api.get("/api/v1/bookings/API-1").json()["customer"]["name"] == "Kari Nordmann"
+
+
 def test_the_api_refuses_a_start_in_the_past_but_import_takes_it(api: TestClient) -> None:
     past = api.post(
         "/api/v1/bookings", json={**BOOKING, "start": "2026-11-20T10:00", "end": "2026-11-20T12:00"}
