@@ -177,6 +177,10 @@ def _records(reader: Any, columns: list[str], default_playbook: str) -> Iterator
             message = f"expected {len(columns)} cells, got {len(record)}"
             yield ImportRow(line, None, RowError(line, None, message))
             continue
+        nul = next((c for c, cell in zip(columns, record, strict=True) if "\x00" in cell), None)
+        if nul is not None:  # PostgreSQL cannot store it; refused here, the row's neighbours still go in
+            yield ImportRow(line, None, RowError(line, nul, f"{nul}: must not contain NUL characters"))
+            continue
         try:
             booking = row_to_input(dict(zip(columns, record, strict=True)), default_playbook)
         except UserInputError as exc:

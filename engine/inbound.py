@@ -72,7 +72,9 @@ class Inbound:
 
     def status_callback(self, message_id: str, status: str, error_code: str | None) -> str:
         """Apply a Twilio status; repeated and out-of-order callbacks are harmless."""
-        if not message_id.isdigit():
+        # isdigit() alone takes "²" (int() then fails) and "١" (int() reads 1); past 18
+        # digits the id overflows PostgreSQL's bigint. None of those is a message of ours.
+        if not (message_id.isascii() and message_id.isdigit()) or len(message_id) > 18:
             return "ignored"
         now = self.rt.now()
         status = status.lower()

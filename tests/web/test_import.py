@@ -79,6 +79,20 @@ def test_cli_import_refuses_a_bad_header_or_file_in_one_line(deployment: Deploym
     assert code == 1 and "unknown playbook" in err
 
 
+def test_cli_import_reports_a_row_with_a_nul_byte_and_imports_the_others(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    """PostgreSQL cannot store NUL; on either database the row is refused by line and column."""
+    path = tmp_path / "nul.csv"
+    path.write_text(CSV.replace("Toyota Corolla", "Toyota\x00Corolla"), encoding="utf-8")
+    code, out, err = invoke(deployment, "import", str(path), "--playbook", "car_service")
+    assert code == 1
+    assert f"{path}:2: fact_vehicle: must not contain NUL characters" in err
+    assert "1 created, 0 updated, 0 unchanged, 3 failed" in out
+    with deployment.rt.database.session() as session:
+        assert deployment.service.get(session, "C-12").locale == "en"
+
+
 def test_api_csv_import_matches_the_cli(api: TestClient) -> None:
     answer = api.post(
         "/api/v1/bookings:import?playbook=car_service",
