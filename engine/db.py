@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.exceptions import ConfigurationError, ConflictError
@@ -89,6 +89,7 @@ class Database:
         from alembic import command  # migrations are rare; keep them off every command's start-up
 
         config = alembic_config(self.url)
+        self._check_usable()
         try:
             with self.engine.begin() as connection:
                 config.attributes["connection"] = connection
@@ -103,9 +104,26 @@ class Database:
         with self.engine.begin() as connection:
             connection.execute(text("ANALYZE"))
 
+    def _check_usable(self) -> None:
+        """Connect once, so that a URL leading to no database is one line naming ``--db``.
+
+        A text file given as the SQLite path fails on the first statement with
+        "file is not a database" (a ``DatabaseError``, not an ``OperationalError``).
+        Only the connection is judged here: an error inside a migration is a bug
+        to see in full, not the user's input.
+        """
+        try:
+            with self.engine.connect():
+                pass
+        except OperationalError as exc:
+            raise ConfigurationError(f"--db: cannot reach the database: {exc.orig}", field="db") from exc
+        except DatabaseError as exc:
+            raise ConfigurationError(f"--db: not a usable database: {exc.orig}", field="db") from exc
+
     def check_schema(self) -> None:
         from sqlalchemy import inspect
 
+        self._check_usable()
         try:
             present = inspect(self.engine).has_table("messages")
         except OperationalError as exc:

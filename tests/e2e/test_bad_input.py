@@ -103,6 +103,15 @@ def test_a_refused_action_changes_nothing(project: Project) -> None:
     assert project.json("history", "P-1", now=NOW) == before
 
 
+@pytest.mark.parametrize("command", [["messages"], ["init-db"], ["dispatch", "--once"], BOOK])
+def test_a_db_that_is_not_a_database_is_one_line_naming_db(project: Project, command: list[str]) -> None:
+    notes = project.root / "notes.txt"
+    notes.write_text("Ring Kari om bremsene\n" * 40)
+    line = one_line_error(project, "--db", f"sqlite:///{notes}", *command)
+    assert line == "error: --db: not a usable database: file is not a database"
+    assert notes.read_text() == "Ring Kari om bremsene\n" * 40
+
+
 def test_usage_errors_exit_2(project: Project) -> None:
     assert project.run("frobnicate", check=False).returncode == 2
     assert project.run("book", "--playbook", "plumber_visit", check=False).returncode == 2
