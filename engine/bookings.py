@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from engine import outbox, timing
 from engine.alerts import URGENT_SKIP_REASONS, alert_undelivered
-from engine.contacts import address_hash, normalise_email, normalise_phone
+from engine.contacts import address_hash, check_name, normalise_email, normalise_phone
 from engine.exceptions import ConflictError, NotFoundError, UserInputError
 from engine.facts import check_facts, facts_for_templates, parse_money
 from engine.planner import Planner
@@ -322,8 +322,6 @@ class BookingService:
         return timing.parse_instant(value, tz, field=field_name)
 
     def _customer_fields(self, data: BookingInput) -> dict[str, Any]:
-        from engine.contacts import check_name
-
         out: dict[str, Any] = {}
         if data.name is not None:
             name = _text(data.name, "name", 200)
