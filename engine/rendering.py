@@ -13,23 +13,31 @@ is HTML-escaped. Only the ``html`` block of an email renders with
 autoescaping, through an overlay of the same environment.
 
 Every error raised while rendering is a ``TemplateRenderError`` whose message
-starts with ``<template file>:<line>:``. A Renderer is a snapshot: it reads,
+starts with ``<template file>:<line>:``. That includes going over a limit
+("limits" below, docs/templates.md): a template that loops or recurses without
+end, or builds a huge text, fails its one message within seconds instead of
+hanging the dispatcher, ``lint`` or ``preview``. A Renderer is a snapshot: it reads,
 resolves and compiles each template once and keeps it, so a render costs tens
 of microseconds; build a new Renderer to pick up edited templates.
 """
 
 from __future__ import annotations
 
+import builtins
 import re
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from functools import cache, lru_cache
+from functools import cache, lru_cache, wraps
 from pathlib import Path
-from typing import Any, Concatenate, Final, Literal, ParamSpec
+from string import Formatter
+from time import monotonic
+from types import CodeType
+from typing import Any, Concatenate, Final, Literal, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
@@ -37,6 +45,7 @@ from babel.dates import format_date, format_datetime, format_time
 from babel.numbers import format_currency, get_currency_symbol
 from jinja2 import (
     BaseLoader,
+    Environment,
     FileSystemLoader,
     StrictUndefined,
     Template,
@@ -46,14 +55,20 @@ from jinja2 import (
     meta,
     nodes,
     pass_context,
+    pass_eval_context,
 )
-from jinja2.runtime import Context
+from jinja2.nodes import EvalContext
+from jinja2.parser import Parser
+from jinja2.runtime import Context, markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import generate_lorem_ipsum
+from jinja2.visitor import NodeTransformer
 
 from engine.exceptions import TemplateRenderError
 from engine.sms import gsm_friendly, sms_info
 
 Kind = Literal["sms", "email", "ics"]
+_T = TypeVar("_T")
 
 #: Blocks an email and an invite template must define; an email may add ``html``.
 REQUIRED_BLOCKS: Final[Mapping[str, tuple[str, ...]]] = {
@@ -219,6 +234,9 @@ def _filter(func: Callable[Concatenate[_Voice, _P], str]) -> Callable[..., str]:
 
     @pass_context
     def run(ctx: Context, /, *args: _P.args, **kwargs: _P.kwargs) -> str:
+        budget = _BUDGET.get()  # mapped over a long list, these alone could take seconds
+        if budget is not None and monotonic() > budget.deadline:
+            budget.overtime()
         for arg in (*args, *kwargs.values()):
             if isinstance(arg, Undefined):  # let StrictUndefined say what is missing
                 arg._fail_with_undefined_error()
@@ -343,8 +361,536 @@ FILTERS: Final[Mapping[str, Callable[..., str]]] = {
 }
 
 
-def _environment(loader: BaseLoader | None) -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(
+# --- limits -------------------------------------------------------------------------------
+
+#: Wall-clock budget of one render call (an SMS, an email, an invite's texts). Jinja
+#: cannot be interrupted from outside and a dispatcher renders in worker threads (no
+#: signals), so the template checks the clock as it runs: at every loop iteration,
+#: call, filter and intercepted operator.
+MAX_RENDER_SECONDS: Final = 2.0
+#: Iterations of all the loops of one render call together. Stops a runaway loop in
+#: a fraction of the time budget, and the same on a fast machine as on a slow one.
+MAX_LOOP_ITERATIONS: Final = 1_000_000
+#: An SMS body of more segments than this is a template error.
+MAX_SMS_SEGMENTS: Final = 10
+#: An email whose subject, text and html come to more than this in UTF-8 is a template error.
+MAX_EMAIL_BYTES: Final = 1_000_000
+#: Characters one render call may output, before tidying.
+MAX_OUTPUT_CHARS: Final = MAX_EMAIL_BYTES
+#: Characters of a string, or items of a list or dict, that a template may build:
+#: no message needs a value larger than the largest message.
+MAX_VALUE_SIZE: Final = MAX_EMAIL_BYTES
+#: Characters and items of all the values one render call builds, added up. What a
+#: template keeps (in a namespace, a list) cannot outgrow this, whatever the clock says.
+MAX_BUILT_SIZE: Final = 10 * MAX_VALUE_SIZE
+#: Bits of an integer a template may compute (30 000 decimal digits).
+MAX_INT_BITS: Final = 100_000
+_MAX_JSON_INDENT: Final = 16
+_MAX_LIPSUM_WORDS: Final = 10_000
+
+
+class _LimitExceeded(Exception):
+    """A template went over a limit above; reported as a ``TemplateRenderError`` with file:line."""
+
+
+class _Budget:
+    """The limits above, for the renders inside ``with _Budget():`` (one message)."""
+
+    __slots__ = ("_token", "built", "deadline", "loops", "output", "seconds")
+
+    def __init__(self) -> None:
+        self.seconds = MAX_RENDER_SECONDS
+        self.deadline = monotonic() + self.seconds
+        self.loops = MAX_LOOP_ITERATIONS
+        self.output = MAX_OUTPUT_CHARS
+        self.built = MAX_BUILT_SIZE
+
+    def __enter__(self) -> _Budget:
+        self._token = _BUDGET.set(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _BUDGET.reset(self._token)
+
+    def overtime(self) -> None:
+        if monotonic() > self.deadline:
+            raise _LimitExceeded(
+                f"rendering took longer than {self.seconds:g} s and was stopped"
+                " (a loop or a recursion too long?)"
+            )
+
+    def overbuilt(self) -> None:
+        raise _LimitExceeded(f"the values built add up to more than {MAX_BUILT_SIZE} characters or items")
+
+
+# A ContextVar rather than state on the shared environment: a Renderer is used
+# from several threads at once, each with its own render in progress.
+_BUDGET: Final[ContextVar[_Budget | None]] = ContextVar("forvent_render_budget", default=None)
+
+
+def _tick() -> _Budget | None:
+    budget = _BUDGET.get()
+    if budget is not None and monotonic() > budget.deadline:
+        budget.overtime()
+    return budget
+
+
+def _refuse(size: int, what: str) -> None:
+    if size > MAX_VALUE_SIZE:
+        raise _LimitExceeded(
+            f"{what} would be {size} characters or items; a template may build at most {MAX_VALUE_SIZE}"
+        )
+
+
+_SIZED: Final = (str, bytes, list, tuple, dict, set, frozenset)
+_CONTAINERS: Final = (list, tuple, dict, set, frozenset)
+
+
+def _sized(value: _T, budget: _Budget | None) -> _T:
+    """``value``, a template has built: refused when too large, else counted."""
+    if isinstance(value, _SIZED):
+        size = len(value)
+        if size > MAX_VALUE_SIZE:
+            _refuse(size, "the result")
+        if budget is not None:
+            budget.built -= size
+            if budget.built < 0:
+                budget.overbuilt()
+    elif isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+        raise _LimitExceeded(f"a number of more than {MAX_INT_BITS} bits")
+    return value
+
+
+def _weight(value: object, limit: int = MAX_VALUE_SIZE) -> int:
+    """A lower bound of ``len(str(value))`` that stops counting past ``limit``.
+
+    A part shared by several containers counts each time, as ``str`` writes it:
+    a list nested in itself forty times is small in memory and huge as text.
+    """
+    total, stack = 0, [value]
+    while stack and total <= limit:
+        item = stack.pop()
+        if isinstance(item, str | bytes):
+            total += len(item)
+        elif isinstance(item, Mapping):
+            total += 2 + 2 * len(item)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            total += 2 + len(item)
+            stack.extend(item)
+        else:
+            total += 1
+    return total
+
+
+def _text_of(value: object) -> str:
+    """``str(value)``, refused before it is written when it would be too long."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, _CONTAINERS):
+        _refuse(_weight(value), "the text")
+    return str(value)
+
+
+def _int_arg(value: object) -> int:
+    return value if isinstance(value, int) else 0
+
+
+def _product(left: object, right: object) -> None:
+    if isinstance(left, int) and isinstance(right, int):
+        if left.bit_length() + right.bit_length() > MAX_INT_BITS:
+            raise _LimitExceeded(f"a product of more than {MAX_INT_BITS} bits")
+        return
+    count, sequence = (left, right) if isinstance(left, int) else (right, left)
+    if isinstance(count, int) and isinstance(sequence, _SIZED):
+        _refuse(len(sequence) * count, "the repetition")
+
+
+def _power(base: object, exponent: object) -> None:
+    if not (isinstance(base, int) and isinstance(exponent, int) and exponent > 0 and abs(base) > 1):
+        return
+    if exponent * base.bit_length() > MAX_INT_BITS:
+        raise _LimitExceeded(f"a power of more than {MAX_INT_BITS} bits")
+
+
+_DIGITS: Final = re.compile(r"\d+")
+# A %-conversion with its mapping key, flags, width and precision.
+_PERCENT_SPEC: Final = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\d+|\*)?(?:\.(\d+|\*))?")
+
+
+def _formatting(template: str, values: list[object], *, braces: bool) -> None:
+    """Refuse ``%`` or ``str.format`` formatting whose result could be too large: every
+    field as wide as the widest width or precision in it, holding the largest value."""
+    fields, widths, passed = 0, [], False
+    if braces:
+        for _, field, spec, _ in Formatter().parse(template):
+            if field is not None:
+                fields += 1
+                passed = passed or "{" in (spec or "")
+                widths += _DIGITS.findall(spec or "")
+    else:
+        for match in _PERCENT_SPEC.finditer(template):
+            fields += 1
+            passed = passed or "*" in match.group(0)
+            widths += [group for group in match.groups() if group and group != "*"]
+    widest = max((int(run) if len(run) < 8 else MAX_VALUE_SIZE + 1 for run in widths), default=0)
+    if passed:  # a width or precision given as an argument
+        widest = max([widest, *(_int_arg(value) for value in values)])
+    largest = max((_weight(value) for value in values), default=0)
+    _refuse(len(template) + fields * (widest + largest), "the formatted text")
+
+
+def _format_values(args: object) -> list[object]:
+    if isinstance(args, Mapping):
+        return list(args.values())
+    return list(args) if isinstance(args, tuple) else [args]
+
+
+def _replacing(text: str, old: object, new: object, count: object) -> None:
+    if not isinstance(old, str) or not isinstance(new, str) or len(new) <= len(old):
+        return
+    found = len(text) + 1 if not old else text.count(old)
+    if isinstance(count, int) and count >= 0:
+        found = min(found, count)
+    _refuse(len(text) + found * (len(new) - len(old)), "the replaced text")
+
+
+def _joining(separator: str, items: list[Any]) -> None:
+    total = len(separator) * len(items)
+    for item in items:
+        total += _weight(item)
+        _refuse(total, "the joined text")
+
+
+def _arg(args: tuple[Any, ...], kwargs: Mapping[str, Any], index: int, name: str, default: Any = None) -> Any:
+    return args[index] if len(args) > index else kwargs.get(name, default)
+
+
+# Pre-checks of the filters whose result can be much larger than their input: each
+# refuses before the filter allocates it. One returns the value to filter instead
+# when it had to read an iterator to check it.
+_Check = Callable[[Any, tuple[Any, ...], Mapping[str, Any]], Any]
+
+
+def _check_center(value: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    _refuse(_int_arg(_arg(args, kwargs, 0, "width", 80)), "the centred text")
+
+
+def _check_indent(value: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    text = _text_of(value)
+    width = _arg(args, kwargs, 0, "width", 4)
+    prefix = len(width) if isinstance(width, str) else _int_arg(width)
+    _refuse(len(text) + (text.count("\n") + 1) * prefix, "the indented text")
+
+
+def _check_wordwrap(value: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    text = _text_of(value)
+    width = max(_int_arg(_arg(args, kwargs, 0, "width", 79)), 1)
+    wrap = _arg(args, kwargs, 2, "wrapstring")
+    _refuse(len(text) + (len(text) // width + 1) * len(wrap or "\n"), "the wrapped text")
+
+
+def _check_replace(value: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    old, new = _arg(args, kwargs, 0, "old"), _arg(args, kwargs, 1, "new")
+    _replacing(_text_of(value), old, new, _arg(args, kwargs, 2, "count"))
+
+
+def _check_join(value: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> list[Any]:
+    items = list(value)
+    _joining(str(_arg(args, kwargs, 0, "d", "")), items)
+    return items
+
+
+def _check_format(value: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    _formatting(_text_of(value), list(kwargs.values()) or list(args), braces=False)
+
+
+def _check_count(name: str, what: str) -> _Check:
+    def check(value: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+        _refuse(_int_arg(_arg(args, kwargs, 0, name)), what)
+
+    return check
+
+
+def _check_sum(value: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> list[Any]:
+    items = list(value)
+    start = _arg(args, kwargs, 1, "start", 0)
+    if not isinstance(start, int | float | Decimal) and items:
+        # Adding lists or texts copies the sum so far at every step.
+        copies = len(items) * _weight([start, items], MAX_BUILT_SIZE // len(items))
+        if copies > MAX_BUILT_SIZE:
+            raise _LimitExceeded(f"sum of {len(items)} lists or texts: too many copies to make")
+    return items
+
+
+def _check_tojson(value: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    indent = _int_arg(_arg(args, kwargs, 0, "indent"))
+    if indent > _MAX_JSON_INDENT:
+        raise _LimitExceeded(f"tojson indent {indent}: at most {_MAX_JSON_INDENT}")
+    _refuse(_weight(value) * (indent + 1), "the JSON text")
+
+
+def _check_text(value: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    _text_of(value)
+
+
+_FILTER_CHECKS: Final[Mapping[str, _Check]] = {
+    "center": _check_center,
+    "indent": _check_indent,
+    "wordwrap": _check_wordwrap,
+    "replace": _check_replace,
+    "join": _check_join,
+    "format": _check_format,
+    "batch": _check_count("linecount", "the batch"),
+    "slice": _check_count("slices", "the slices"),
+    "sum": _check_sum,
+    "tojson": _check_tojson,
+    # Filters that turn a list or dict into text first.
+    **dict.fromkeys(_names("string escape e forceescape urlencode urlize pprint safe"), _check_text),
+    **dict.fromkeys(_names("truncate trim striptags title upper lower capitalize wordcount"), _check_text),
+}
+
+
+def _guard_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    """``func`` checking the clock, pre-checked if listed above, its result counted."""
+    check = _FILTER_CHECKS.get(name)
+    skip = 0 if getattr(func, "jinja_pass_arg", None) is None else 1  # the context comes first
+
+    @wraps(func)  # keeps jinja_pass_arg
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        budget = _BUDGET.get()
+        if budget is not None and monotonic() > budget.deadline:
+            budget.overtime()
+        if check is not None and len(args) > skip:
+            replaced = check(args[skip], args[skip + 1 :], kwargs)
+            if replaced is not None:
+                args = (*args[:skip], replaced, *args[skip + 1 :])
+        return _sized(func(*args, **kwargs), budget)
+
+    return guarded
+
+
+def _check_str_method(method: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Pre-check a call of a ``str`` method that can grow a text; ``args`` to call it with."""
+    text = getattr(method, "__self__", None)
+    if not isinstance(text, str):
+        return args
+    name = getattr(method, "__name__", "")
+    if name in ("center", "ljust", "rjust", "zfill") and args:
+        _refuse(_int_arg(args[0]), f"str.{name}()")
+    elif name == "expandtabs":
+        size = _int_arg(_arg(args, kwargs, 0, "tabsize", 8))
+        _refuse(len(text) + text.count("\t") * size, "the expanded text")
+    elif name == "replace" and len(args) >= 2:
+        _replacing(text, args[0], args[1], _arg(args, kwargs, 2, "count"))
+    elif name == "join" and args:
+        items = list(args[0])
+        _joining(text, items)
+        return (items, *args[1:])
+    elif name == "translate" and args and isinstance(args[0], Mapping):
+        longest = max((_weight(new) for new in args[0].values()), default=1)
+        _refuse(len(text) * longest, "the translated text")
+    return args
+
+
+@pass_context
+def _counted_loop(context: Context, iterable: Any) -> Any:
+    budget = _BUDGET.get()
+    return iterable if budget is None else _iterations(budget, iterable)
+
+
+def _iterations(budget: _Budget, iterable: Any) -> Iterator[Any]:
+    for item in iterable:
+        budget.loops -= 1
+        if budget.loops < 0:
+            raise _LimitExceeded(f"loops ran more than {MAX_LOOP_ITERATIONS} times in one message")
+        budget.overtime()
+        yield item
+
+
+@pass_context
+def _checked_output(context: Context, value: Any) -> Any:
+    """``{{ value }}``, refused when it is a list or dict too long to write out."""
+    if isinstance(value, _CONTAINERS):
+        _refuse(_weight(value), "the output")
+    return value
+
+
+@pass_eval_context
+def _checked_concat(eval_ctx: EvalContext, parts: list[Any]) -> str:
+    """The ``~`` operator, refusing a too long result before joining it."""
+    texts, total = [], 0
+    for part in parts:
+        text = _text_of(part)
+        total += len(text)
+        _refuse(total, "the joined text")
+        texts.append(text)
+    return _sized(markup_join(texts) if eval_ctx.autoescape else str_join(texts), _BUDGET.get())
+
+
+def _checked_join(parts: Iterable[str]) -> str:
+    """What macros, ``{% set %}`` and ``{% filter %}`` blocks join their output with."""
+    parts = parts if isinstance(parts, list) else list(parts)
+    _refuse(sum(map(len, parts)), "the block's output")
+    return _sized("".join(parts), _BUDGET.get())
+
+
+def _lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:
+    if _int_arg(n) * builtins.max(_int_arg(min), _int_arg(max)) > _MAX_LIPSUM_WORDS:
+        raise _LimitExceeded(f"lipsum of more than {_MAX_LIPSUM_WORDS} words")
+    return generate_lorem_ipsum(n=n, html=html, min=min, max=max)
+
+
+# Names a template cannot spell (a filter name is one or more dotted identifiers), so
+# only the rewrite below uses them.
+_LOOP: Final = "forvent loop"
+_OUTPUT: Final = "forvent output"
+_CONCAT: Final = "forvent concat"
+
+
+class _Guard(NodeTransformer):
+    """Routes every loop, ``~`` and output of a value of a template through the checks above."""
+
+    def __init__(self, environment: Environment) -> None:
+        self.environment = environment
+
+    def _wrap(self, name: str, node: nodes.Node) -> nodes.Filter:
+        wrapped = nodes.Filter(node, name, [], [], None, None, lineno=node.lineno)
+        wrapped.set_environment(self.environment)
+        return wrapped
+
+    @staticmethod
+    def _wrapped(node: nodes.Node, name: str) -> bool:
+        return isinstance(node, nodes.Filter) and node.name == name
+
+    def visit_For(self, node: nodes.For) -> nodes.Node:
+        self.generic_visit(node)
+        if not self._wrapped(node.iter, _LOOP):
+            node.iter = self._wrap(_LOOP, node.iter)
+        return node
+
+    def visit_Output(self, node: nodes.Output) -> nodes.Node:
+        self.generic_visit(node)
+        node.nodes = [child if self._text(child) else self._wrap(_OUTPUT, child) for child in node.nodes]
+        return node
+
+    @staticmethod
+    def _text(node: nodes.Node) -> bool:
+        """True when ``node`` is text already, or cannot be a list or dict (nothing to check)."""
+        if isinstance(node, nodes.TemplateData | nodes.Const):
+            return True
+        return isinstance(node, nodes.Filter) and (node.name in FILTERS or node.name == _OUTPUT)
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        self.generic_visit(node)
+        return self._wrap(_CONCAT, nodes.List(node.nodes, lineno=node.lineno))
+
+
+def _compile_line(exc: BaseException) -> int:
+    """The template line the parser or code generator was at when ``exc`` (a recursion) hit it."""
+    line = 1
+    tb = exc.__traceback__
+    while tb is not None:
+        local = tb.tb_frame.f_locals
+        parser, node = local.get("self"), local.get("node")
+        if isinstance(parser, Parser):
+            line = parser.stream.current.lineno
+        elif isinstance(node, nodes.Node) and node.lineno:
+            line = node.lineno
+        tb = tb.tb_next
+    return line
+
+
+def _generated_line(code: str, code_line: int | None) -> int:
+    """The template line of line ``code_line`` of generated Python ``code`` (its debug_info)."""
+    found = re.search(r"^debug_info = '([^']*)'$", code, re.MULTILINE)
+    pairs = [tuple(map(int, pair.split("="))) for pair in found.group(1).split("&")] if found else []
+    lines = [template_line for template_line, line in pairs if code_line is None or line <= code_line]
+    return lines[-1] if lines else 1
+
+
+class _BoundedEnvironment(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, checking the render budget and refusing values too large to build."""
+
+    intercepted_binops = frozenset({"+", "*", "**", "%"})
+    concat = staticmethod(_checked_join)
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        try:
+            return super()._parse(source, name, filename)
+        except RecursionError as exc:
+            raise TemplateSyntaxError("nested too deeply", _compile_line(exc), name, filename) from None
+
+    def _generate(
+        self, source: nodes.Template, name: str | None, filename: str | None, defer_init: bool = False
+    ) -> str:
+        """Python code of ``source``, which is rewritten in place by ``_Guard``."""
+        try:
+            return super()._generate(_Guard(self).visit(source), name, filename, defer_init)
+        except RecursionError as exc:
+            raise TemplateSyntaxError("nested too deeply", _compile_line(exc), name, filename) from None
+
+    def _compile(self, source: str, filename: str) -> CodeType:
+        try:
+            return super()._compile(source, filename)
+        except (SyntaxError, RecursionError, MemoryError) as exc:
+            line = _generated_line(source, getattr(exc, "lineno", None))
+            reason = f" ({exc.msg})" if isinstance(exc, SyntaxError) else ""
+            raise TemplateSyntaxError(f"nested too deeply to compile{reason}", line, None, filename) from None
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        value = super().getitem(obj, argument)
+        return _sized(value, _BUDGET.get()) if isinstance(argument, slice) else value
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        budget = _tick()
+        if operator == "*":
+            _product(left, right)
+        elif operator == "**":
+            _power(left, right)
+        elif operator == "%" and isinstance(left, str):
+            _formatting(left, _format_values(right), braces=False)
+        return _sized(super().call_binop(context, operator, left, right), budget)
+
+    def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
+        budget = _tick()
+        args = _check_str_method(obj, args, kwargs)
+        return _sized(super().call(context, obj, *args, **kwargs), budget)
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        sandboxed = super().wrap_str_format(value)
+        if sandboxed is None:
+            return None
+        template: str = value.__self__
+        mapping = value.__name__ == "format_map"
+
+        def checked(*args: Any, **kwargs: Any) -> str:
+            values = _format_values(args[0]) if mapping and args else [*args, *kwargs.values()]
+            _formatting(template, values, braces=True)
+            return sandboxed(*args, **kwargs)  # counted by call()
+
+        return checked
+
+
+def _streamed(chunks: Iterator[str], budget: _Budget) -> str:
+    """The output of a template or block, up to ``MAX_OUTPUT_CHARS`` for the message."""
+    parts: list[str] = []
+    append, left = parts.append, budget.output
+    for chunk in chunks:
+        left -= len(chunk)
+        if left < 0:
+            exc = _LimitExceeded(f"the message is longer than {MAX_OUTPUT_CHARS} characters")
+            if isinstance(chunks, Generator):  # raised inside: the traceback names the line
+                chunks.throw(exc)
+            raise exc
+        append(chunk)
+    budget.output = left
+    return "".join(parts)
+
+
+def _environment(loader: BaseLoader | None) -> _BoundedEnvironment:
+    env = _BoundedEnvironment(
         loader=loader,
         undefined=StrictUndefined,
         autoescape=False,  # plain text; the html block renders through an escaping overlay
@@ -354,7 +900,11 @@ def _environment(loader: BaseLoader | None) -> ImmutableSandboxedEnvironment:
         auto_reload=False,  # a Renderer is a snapshot: no stat() per render
         cache_size=-1,  # bounded by the files on disk: never evict and recompile
     )
+    # FILTERS check the clock themselves and return a short text: no wrapper to pay for.
+    env.filters.update({name: _guard_filter(name, func) for name, func in env.filters.items()})
     env.filters.update(FILTERS)
+    env.filters.update({_LOOP: _counted_loop, _OUTPUT: _checked_output, _CONCAT: _checked_concat})
+    env.globals["lipsum"] = _lipsum
     return env
 
 
@@ -362,7 +912,18 @@ def _environment(loader: BaseLoader | None) -> ImmutableSandboxedEnvironment:
 
 # What a template can raise while rendering: Jinja's own errors, and what
 # filters and operators raise on values of the wrong kind.
-_RENDER_ERRORS: Final = (TemplateError, TypeError, ValueError, ArithmeticError, LookupError)
+_RENDER_ERRORS: Final = (
+    TemplateError,
+    TypeError,
+    ValueError,
+    ArithmeticError,
+    LookupError,
+    _LimitExceeded,
+)
+_RECURSION: Final = (
+    "recursion too deep: a macro that calls itself without end,"
+    " or a template that includes, imports or extends itself"
+)
 
 
 def _where(exc: BaseException, fallback: str) -> str:
@@ -387,7 +948,11 @@ def _reported(root: Path, name: str) -> Iterator[None]:
         where = f"{exc.filename or root / name}:{exc.lineno}"
         raise TemplateRenderError(f"{where}: {exc.message}") from exc
     except _RENDER_ERRORS as exc:
-        raise TemplateRenderError(f"{_where(exc, str(root / name))}: {exc}") from exc
+        raise TemplateRenderError(f"{_where(exc, f'{root / name}:1')}: {exc}") from exc
+    except RecursionError as exc:
+        raise TemplateRenderError(f"{_where(exc, f'{root / name}:1')}: {_RECURSION}") from exc
+    except MemoryError as exc:
+        raise TemplateRenderError(f"{_where(exc, f'{root / name}:1')}: out of memory") from exc
 
 
 def _tidy(text: str) -> str:
@@ -452,20 +1017,20 @@ class Renderer:
             )
         return name
 
-    def _render(self, name: str, context: Mapping[str, Any]) -> str:
+    def _render(self, name: str, context: Mapping[str, Any], budget: _Budget) -> str:
         with _reported(self.templates_dir, name):
             template = self._env.get_template(name)
-            return "".join(template.root_render_func(template.new_context(dict(context))))
+            return _streamed(template.root_render_func(template.new_context(dict(context))), budget)
 
     def _blocks(
-        self, html: bool, name: str, context: Mapping[str, Any], blocks: tuple[str, ...]
+        self, html: bool, name: str, context: Mapping[str, Any], blocks: tuple[str, ...], budget: _Budget
     ) -> dict[str, str | None]:
         """The named blocks of template ``name``, None for an absent one."""
         with _reported(self.templates_dir, name):
             template = (self._html_env if html else self._env).get_template(name)
             ctx = template.new_context(dict(context))
             return {
-                block: "".join(template.blocks[block](ctx)) if block in template.blocks else None
+                block: _streamed(template.blocks[block](ctx), budget) if block in template.blocks else None
                 for block in blocks
             }
 
@@ -484,10 +1049,20 @@ class Renderer:
         default_locale: str,
         context: Mapping[str, Any],
     ) -> RenderedSms:
-        """The SMS body: stripped, at most one blank line in a row, filters in GSM-7."""
+        """The SMS body: stripped, at most one blank line in a row, filters in GSM-7.
+
+        A body of more than ``MAX_SMS_SEGMENTS`` segments is a ``TemplateRenderError``.
+        """
         name = self._require(playbook, template, "sms", locale, default_locale)
-        body = _tidy(self._render(name, _on_channel(context, "sms")))
+        with _Budget() as budget:
+            body = _tidy(self._render(name, _on_channel(context, "sms"), budget))
         info = sms_info(body)
+        if info.segments > MAX_SMS_SEGMENTS:
+            raise TemplateRenderError(
+                f"{self.templates_dir / name}:1: the SMS is {info.segments} segments "
+                f"({info.units} {info.encoding} units); at most {MAX_SMS_SEGMENTS} are sent",
+                field="template",
+            )
         return RenderedSms(body=body, encoding=info.encoding, segments=info.segments)
 
     def render_email(
@@ -498,12 +1073,27 @@ class Renderer:
         default_locale: str,
         context: Mapping[str, Any],
     ) -> RenderedEmail:
-        """Subject on one line, tidied text, and the autoescaped ``html`` block or None."""
+        """Subject on one line, tidied text, and the autoescaped ``html`` block or None.
+
+        An email of more than ``MAX_EMAIL_BYTES`` is a ``TemplateRenderError``.
+        """
         name = self._require(playbook, template, "email", locale, default_locale)
         context = _on_channel(context, "email")
-        text = self._required(name, "email", self._blocks(False, name, context, ("subject", "text")))
-        html = (self._blocks(True, name, context, ("html",))["html"] or "").strip()
-        return RenderedEmail(subject=_one_line(text["subject"]), text=_tidy(text["text"]), html=html or None)
+        with _Budget() as budget:
+            found = self._blocks(False, name, context, ("subject", "text"), budget)
+            html = (self._blocks(True, name, context, ("html",), budget)["html"] or "").strip()
+        text = self._required(name, "email", found)
+        email = RenderedEmail(subject=_one_line(text["subject"]), text=_tidy(text["text"]), html=html or None)
+        parts = (email.subject, email.text, html)
+        if 4 * sum(map(len, parts)) > MAX_EMAIL_BYTES:  # else it fits: UTF-8 takes at most 4 bytes
+            size = sum(len(part.encode("utf-8", "surrogatepass")) for part in parts)
+            if size > MAX_EMAIL_BYTES:
+                raise TemplateRenderError(
+                    f"{self.templates_dir / name}:1: the email is {size} bytes; "
+                    f"at most {MAX_EMAIL_BYTES} are sent",
+                    field="template",
+                )
+        return email
 
     def render_ics(
         self,
@@ -517,7 +1107,8 @@ class Renderer:
         name = self.resolve(playbook, template, "ics", locale, default_locale)
         if name is None:
             return None
-        found = self._blocks(False, name, context, REQUIRED_BLOCKS["ics"])
+        with _Budget() as budget:
+            found = self._blocks(False, name, context, REQUIRED_BLOCKS["ics"], budget)
         blocks = self._required(name, "ics", found)
         return RenderedIcs(summary=_one_line(blocks["summary"]), description=_tidy(blocks["description"]))
 
@@ -544,7 +1135,9 @@ def check_template_source(
     env = _lint_environment()
     try:
         tree = env.parse(source, filename=str(path))
-        env.compile(tree, filename=str(path))  # unknown filters and tests fail here
+        # From the source: compiling rewrites the tree it is given, and the checks
+        # below read the template as written.
+        env.compile(source, filename=str(path))  # unknown filters and tests fail here
     except TemplateSyntaxError as exc:
         return [(exc.lineno, f"template syntax error: {exc.message}")]
     problems = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -10,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from engine import rendering
 from engine.exceptions import TemplateRenderError
 from engine.rendering import Renderer, check_template_source
 
@@ -389,3 +391,191 @@ def test_lint_missing_ics_blocks() -> None:
     assert lint("{% block summary %}x{% endblock %}", "ics") == [
         (1, "missing {% block description %} (ics templates need summary and description)")
     ]
+
+
+# --- limits: hostile templates fail as template errors with file:line, never hang -------
+
+RUNAWAY = "{% for i in range(99999) %}{% for j in range(99999) %}{{ i }}{% endfor %}{% endfor %}"
+
+
+def refused(tmp_path: Path, source: str, kind: str = "sms") -> str:
+    """The message of the ``TemplateRenderError`` rendering ``source`` raises, relative to ``tmp_path``."""
+    name = f"p/nb/t.{kind}.j2"
+    if kind == "email":
+        source = f"{{% block subject %}}s{{% endblock %}}{{% block text %}}{source}{{% endblock %}}"
+    renderer = write(tmp_path, {name: source})
+    with pytest.raises(TemplateRenderError) as caught:
+        if kind == "email":
+            renderer.render_email("p", "t", "nb", "nb", context())
+        else:
+            renderer.render_sms("p", "t", "nb", "nb", context())
+    message = str(caught.value)
+    assert "\n" not in message
+    return message.removeprefix(f"{tmp_path}/")
+
+
+@pytest.mark.parametrize("body", ["{{ i }}", ""])
+def test_a_runaway_loop_is_stopped_and_names_its_line(tmp_path: Path, body: str) -> None:
+    source = "Hei {{ customer.first_name }}\n" + RUNAWAY.replace("{{ i }}", body)
+    assert refused(tmp_path, source) == (
+        f"p/nb/t.sms.j2:2: loops ran more than {rendering.MAX_LOOP_ITERATIONS} times in one message"
+    )
+
+
+def test_the_time_budget_is_checked_as_the_template_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rendering, "MAX_RENDER_SECONDS", 0.0)  # spent before the first check
+    message = refused(tmp_path, "Hei\n\n{% for i in range(3) %}{{ i }}{% endfor %}")
+    assert message.startswith("p/nb/t.sms.j2:3: rendering took longer than 0 s and was stopped")
+
+
+def test_the_time_budget_is_per_render(tmp_path: Path) -> None:
+    renderer = write(
+        tmp_path, {"p/nb/bad.sms.j2": RUNAWAY, "p/nb/t.sms.j2": "{% for i in range(3) %}{{ i }}{% endfor %}"}
+    )
+    with pytest.raises(TemplateRenderError):
+        renderer.render_sms("p", "bad", "nb", "nb", context())
+    assert renderer.render_sms("p", "t", "nb", "nb", context()).body == "012"
+
+
+def test_an_sms_of_more_than_ten_segments_is_a_template_error(tmp_path: Path) -> None:
+    limit = rendering.MAX_SMS_SEGMENTS * 153  # GSM-7 septets in 10 segments
+    renderer = write(tmp_path, {"p/nb/t.sms.j2": "{{ 'x' * n }}"})
+    sms = renderer.render_sms("p", "t", "nb", "nb", context(n=limit))
+    assert sms.segments == rendering.MAX_SMS_SEGMENTS
+    with pytest.raises(TemplateRenderError) as caught:
+        renderer.render_sms("p", "t", "nb", "nb", context(n=limit + 1))
+    assert str(caught.value) == (
+        f"{tmp_path / 'p/nb/t.sms.j2'}:1: the SMS is 11 segments (1531 GSM-7 units); at most 10 are sent"
+    )
+
+
+def test_an_email_over_1_mb_is_a_template_error(tmp_path: Path) -> None:
+    # 600 000 characters, 1.2 MB in UTF-8 (and the subject's "s"): within the output limit,
+    # over the email limit.
+    message = refused(tmp_path, "{% for i in range(6000) %}{{ 'ø' * 100 }}{% endfor %}", "email")
+    assert (
+        message
+        == f"p/nb/t.email.j2:1: the email is 1200001 bytes; at most {rendering.MAX_EMAIL_BYTES} are sent"
+    )
+
+
+def test_output_over_the_limit_names_the_line_that_wrote_it(tmp_path: Path) -> None:
+    source = "\nHei {{ customer.first_name }}\n{% for i in range(99999) %}{{ 'x' * 100 }}{% endfor %}\n"
+    message = refused(tmp_path, source, "email")
+    assert message == f"p/nb/t.email.j2:3: the message is longer than {rendering.MAX_OUTPUT_CHARS} characters"
+
+
+@pytest.mark.parametrize(
+    ("source", "says"),
+    [
+        ("{{ 'x' * 1000000000 }}", "the repetition would be 1000000000 characters"),
+        ("{{ [1, 2] * 1000000000 }}", "the repetition would be 2000000000 characters or items"),
+        ("{{ 9 ** 999999 }}", "a power of more than"),
+        ("{{ 'x'.ljust(1000000000) }}", "str.ljust() would be"),
+        ("{{ '{:>999999999}'.format(1) }}", "the formatted text would be"),
+        ("{{ '%999999999s' % 'a' }}", "the formatted text would be"),
+        ("{{ 'x' | center(1000000000) }}", "the centred text would be"),
+        ("{% set s = 'x' * 100000 %}{{ s | replace('x', s) }}", "the replaced text would be"),
+        ("{% set s = 'x' * 100000 %}{{ ([s] * 1000) | join }}", "the joined text would be"),
+        (
+            "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+            "the joined text would be",
+        ),
+        (
+            "{% set ns = namespace(l=[1]) %}{% for i in range(60) %}{% set ns.l = [ns.l, ns.l] %}{% endfor %}"
+            "{{ ns.l }}",
+            "the output would be",
+        ),
+        (
+            "{% set ns = namespace(l=[]) %}{% for i in range(99999) %}{% set ns.l = ns.l + ['x' * 900000] %}"
+            "{% endfor %}",
+            "the values built add up to more than",
+        ),
+        (
+            "{% set s = 'x' * 900000 %}"
+            "{% macro m() %}{% for i in range(1000) %}{{ s }}{% endfor %}{% endmacro %}{{ m() }}",
+            "the block's output would be",
+        ),
+        ("{{ lipsum(1000000) }}", "lipsum of more than"),
+        ("{{ ([[1] * 1000] * 3000) | sum(start=[]) }}", "sum of 3000 lists or texts: too many copies"),
+    ],
+)
+def test_values_too_large_to_build_are_refused_before_they_are_built(
+    tmp_path: Path, source: str, says: str
+) -> None:
+    message = refused(tmp_path, "Hei\n" + source)
+    assert message.startswith("p/nb/t.sms.j2:2: ")
+    assert says in message
+
+
+@pytest.mark.parametrize(
+    ("source", "line"),
+    [
+        ("Hei\n{% macro again(n) %}{{ again(n + 1) }}{% endmacro %}\n{{ again(0) }}", 2),
+        ("Hei\n{% include 'p/nb/t.sms.j2' %}", 2),
+        ("{% extends 'p/nb/t.sms.j2' %}", 1),
+        ("Hei\n{% import 'p/nb/t.sms.j2' as me %}", 2),
+    ],
+    ids=["recursive-macro", "self-include", "self-extends", "self-import"],
+)
+def test_endless_recursion_is_a_template_error_with_file_and_line(
+    tmp_path: Path, source: str, line: int
+) -> None:
+    message = refused(tmp_path, source)
+    assert message.startswith(f"p/nb/t.sms.j2:{line}: recursion too deep: a macro that calls itself")
+
+
+def test_a_template_nested_too_deeply_to_compile_is_a_template_error(tmp_path: Path) -> None:
+    assert refused(tmp_path, "Hei\n{{ " + "(" * 300 + "1" + ")" * 300 + " }}") == (
+        "p/nb/t.sms.j2:2: nested too deeply"
+    )
+    fors = "{% for i in [1] %}\n" * 25 + "{% endfor %}" * 25
+    assert refused(tmp_path / "fors", fors).startswith("p/nb/t.sms.j2:")
+
+
+def test_limits_hold_in_worker_threads(tmp_path: Path) -> None:
+    renderer = write(
+        tmp_path, {"p/nb/bad.sms.j2": RUNAWAY, "p/nb/ok.sms.j2": "Hei {{ customer.first_name }}"}
+    )
+
+    def render(template: str) -> str:
+        try:
+            return renderer.render_sms("p", template, "nb", "nb", context()).body
+        except TemplateRenderError as exc:
+            return str(exc).removeprefix(f"{tmp_path}/")
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(render, ["bad", "ok", "bad", "ok"]))
+    loops = f"p/nb/bad.sms.j2:1: loops ran more than {rendering.MAX_LOOP_ITERATIONS} times in one message"
+    assert results == [loops, "Hei Kari", loops, "Hei Kari"]
+
+
+def test_ordinary_loops_output_and_operators_are_unchanged(tmp_path: Path) -> None:
+    source = (
+        "{% for f in booking.findings %}{{ loop.index }}/{{ loop.length }} {{ f.text ~ '!' }}{% endfor %}"
+        "{% for x in [] %}{% else %} none{% endfor %}"
+        "{% for x in [[1, [2]]] recursive %}{% if x is iterable %}{{ loop(x) }}{% else %} {{ x }}{% endif %}"
+        "{% endfor %} {{ '%s-%d' % ('a', 3) }} {{ '{}/{}'.format(1, 2) }} {{ [1, 2] + [3] }}"
+        " {{ 'ab' * 2 }} {{ 2 ** 10 }} {{ ['a', 'b'] | join(', ') }} {{ booking.facts | tojson }}"
+        " {{ [[1], [2]] | sum(start=[]) }}"
+    )
+    findings = [{"text": "Bremser", "price": "100", "decision": "approved"}]
+    assert sms(tmp_path, source, context(booking={"findings": findings})) == (
+        '1/1 Bremser! none 1 2 a-3 1/2 [1, 2, 3] abab 1024 a, b {"vehicle": "Tesla Model 3"} [1, 2]'
+    )
+
+
+def test_html_still_escapes_joined_values(tmp_path: Path) -> None:
+    source = (
+        "{% block subject %}s{% endblock %}{% block text %}{{ '<b>' ~ customer.first_name }}{% endblock %}"
+        "{% block html %}<p>{{ '<b>' ~ customer.first_name }}</p>{% endblock %}"
+    )
+    email = write(tmp_path, {"p/nb/t.email.j2": source}).render_email("p", "t", "nb", "nb", context())
+    assert (email.text, email.html) == ("<b>Kari", "<p>&lt;b&gt;Kari</p>")
+
+
+def test_lint_reports_a_template_nested_too_deeply_as_a_syntax_error() -> None:
+    [(line, message)] = lint("ok\n{{ " + "[" * 300 + "]" * 300 + " }}")
+    assert (line, message) == (2, "template syntax error: nested too deeply")
