@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from engine.invites import Invite, build_invite, invite_uid
+from engine.messages.invites import Invite, build_invite, invite_uid
 
 OSLO = ZoneInfo("Europe/Oslo")
 ROUNDS = 5

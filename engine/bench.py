@@ -18,13 +18,13 @@ from typing import Any
 
 from sqlalchemy import update
 
-from engine.bookings import BookingInput, BookingService
 from engine.channels.memory import MemoryChannel
-from engine.clock import FixedClock
-from engine.dispatcher import Dispatcher
+from engine.core.clock import FixedClock
+from engine.dispatch.dispatcher import Dispatcher
 from engine.runtime import Runtime
+from engine.services.bookings import BookingInput, BookingService
 from engine.settings import Settings
-from engine.tables import MessageRow
+from engine.store.tables import MessageRow
 
 START = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)
 

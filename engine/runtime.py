@@ -6,16 +6,16 @@ from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
-from engine import timing
-from engine.business import BusinessProfile, load_business
-from engine.clock import Clock, FixedClock, SystemClock
-from engine.db import Database
+from engine.core import timing
+from engine.core.business import BusinessProfile, load_business
+from engine.core.clock import Clock, FixedClock, SystemClock
+from engine.core.links import LinkSigner
+from engine.core.planner import Planner
+from engine.core.playbooks import PlaybookSet
 from engine.exceptions import ConfigurationError
-from engine.links import LinkSigner
-from engine.planner import Planner
-from engine.playbooks import PlaybookSet
-from engine.rendering import Renderer
+from engine.messages.rendering import Renderer
 from engine.settings import Settings
+from engine.store.db import Database
 
 
 class Runtime:

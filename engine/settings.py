@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from engine.core.timing import parse_timedelta
 from engine.exceptions import ConfigurationError
-from engine.timing import parse_timedelta
 
 _TRUE = {"1", "true", "yes"}
 _FALSE = {"0", "false", "no", ""}

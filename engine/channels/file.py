@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from engine.channels.base import BaseChannel, OutgoingMessage, SendResult
-from engine.mime import OutgoingEmail, build_mime
+from engine.messages.mime import OutgoingEmail, build_mime
 
 
 def write_atomically(path: Path, data: bytes) -> None:

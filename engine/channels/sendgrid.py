@@ -1,7 +1,7 @@
 """Email through SendGrid's v3 Mail Send API (``POST /v3/mail/send``) with httpx.
 
 The JSON body follows the contract in ``shared/contracts/sendgrid_mail_v3.json``
-and carries what :func:`engine.mime.build_mime` would: text and html content,
+and carries what :func:`engine.messages.mime.build_mime` would: text and html content,
 the invite as a base64 ``invite.ics`` attachment of type
 ``text/calendar; method=...``, ``Reply-To``, ``Message-ID`` and the extra
 headers. Headers SendGrid reserves (``To``, ``From``, ``Subject``,
@@ -32,7 +32,7 @@ from engine.channels.base import (
 from engine.channels.file import to_email
 from engine.channels.ratelimit import parse_retry_after
 from engine.exceptions import ChannelError
-from engine.mime import ATTACHMENT_NAME, OutgoingEmail
+from engine.messages.mime import ATTACHMENT_NAME, OutgoingEmail
 
 SENDGRID_API_BASE = "https://api.sendgrid.com"
 SEND_PATH = "/v3/mail/send"

@@ -29,7 +29,7 @@ from engine.channels.base import (
 )
 from engine.channels.file import to_email
 from engine.exceptions import ChannelError
-from engine.mime import OutgoingEmail, build_mime
+from engine.messages.mime import OutgoingEmail, build_mime
 
 POOL_SIZE = 4  # idle connections kept open
 # Servers drop idle clients (Postfix after 300 s); a connection idle longer

@@ -21,15 +21,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from engine import timing
-from engine.bookings import BookingInput, BookingService
+from engine.core import timing
+from engine.core.playbooks import Playbook
 from engine.exceptions import ConflictError, ForventError, PlaybookError, UserInputError
-from engine.importer import CSV_NAMES, JSON_NAMES, ImportRow, RowError, import_rows, read_csv
-from engine.playbooks import Playbook
 from engine.runtime import Runtime
-from engine.tables import BookingRow, FindingRow
-from engine.tokens import verify_token
-from engine.views import booking_json, history_json
+from engine.services.bookings import BookingInput, BookingService
+from engine.services.importer import CSV_NAMES, JSON_NAMES, ImportRow, RowError, import_rows, read_csv
+from engine.store.serialise import booking_json, history_json
+from engine.store.tables import BookingRow, FindingRow
+from engine.store.tokens import verify_token
 from engine.web import models as m
 from engine.web.calendar import current_invite, method_for
 from engine.web.errors import ApiError, validation_error
@@ -199,7 +199,7 @@ class Api:
 
     def report(self, since: str | None, until: str | None) -> dict[str, Any]:
         try:
-            from engine import report as metrics
+            from engine.store import report as metrics
         except ModuleNotFoundError:
             raise ApiError(
                 501, "not_implemented", "expectation metrics are not available in this build"

@@ -22,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from engine import timing
+from engine.core import timing
 from engine.exceptions import ConfigurationError
 from engine.runtime import Runtime
 from engine.web import errors, models
@@ -32,7 +32,7 @@ from engine.web.metrics import CONTENT_TYPE, WebhookCounter, exposition
 from engine.web.pages import STATIC, Pages
 from engine.web.security import Signer
 from engine.web.staff import LoginRequired, staff_router
-from engine.webhooks import webhook_router
+from engine.web.webhooks import webhook_router
 
 VERSION = "0.1.0"
 PAGE_HEADERS = [
@@ -77,8 +77,8 @@ def _lifespan(runtime: Runtime, dispatch: bool) -> Callable[[FastAPI], Any]:
             yield
             return
         from engine.channels.factory import build_channels
-        from engine.dispatcher import Dispatcher
-        from engine.scheduler import make_scheduler
+        from engine.dispatch.dispatcher import Dispatcher
+        from engine.dispatch.scheduler import make_scheduler
 
         channels = build_channels(runtime)
         dispatcher = Dispatcher(runtime, channels)
@@ -154,7 +154,7 @@ def create_app(runtime: Runtime, *, dispatch: bool) -> FastAPI:
 
 
 def _document_status_callback(app: FastAPI) -> None:
-    """The status callback answers 204; say so in the schema (the route lives in ``engine.webhooks``)."""
+    """The status callback answers 204; say so in the schema (the route lives in ``engine.web.webhooks``)."""
     for route in app.routes:
         if isinstance(route, APIRoute) and route.path == "/webhooks/twilio/status":
             route.responses.setdefault(204, {"description": "Status recorded (or ignored as out of date)"})

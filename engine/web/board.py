@@ -16,11 +16,11 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from engine import timing
+from engine.core import timing
+from engine.core.values import BookingStatus
 from engine.exceptions import ForventError
 from engine.runtime import Runtime
-from engine.tables import BookingRow, CustomerRow, FindingRow, HistoryRow, MessageRow
-from engine.values import BookingStatus
+from engine.store.tables import BookingRow, CustomerRow, FindingRow, HistoryRow, MessageRow
 from engine.web import i18n
 
 B = BookingStatus

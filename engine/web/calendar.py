@@ -14,12 +14,12 @@ import re
 
 from sqlalchemy.orm import Session
 
-from engine.bookings import BookingService
-from engine.context import build_context
-from engine.invites import Invite, Method, build_invite
+from engine.core.context import build_context
+from engine.core.values import BookingStatus
+from engine.messages.invites import Invite, Method, build_invite
 from engine.runtime import Runtime
-from engine.tables import BookingRow
-from engine.values import BookingStatus
+from engine.services.bookings import BookingService
+from engine.store.tables import BookingRow
 from engine.web.notices import links_for
 
 CLOSING = frozenset({BookingStatus.CANCELLED, BookingStatus.NO_SHOW})

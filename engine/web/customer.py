@@ -1,6 +1,6 @@
 """The customer's page ``/b/{token}``: their booking in their language, and what they can do.
 
-The token (``engine.links``) names one booking and an expiry; a forged,
+The token (``engine.core.links``) names one booking and an expiry; a forged,
 altered or expired one is a 403 page. Everything the page shows and every
 action it offers concern that booking only. Forms carry a CSRF token bound to
 the link (signed double-submit, ``engine.web.security``) and are answered
@@ -18,12 +18,12 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import timing
-from engine.customer_actions import CustomerActions
-from engine.links import BadLinkError
+from engine.core import timing
+from engine.core.links import BadLinkError
+from engine.core.values import BookingStatus
 from engine.runtime import Runtime
-from engine.tables import BookingRow, CustomerRow, FindingRow
-from engine.values import BookingStatus
+from engine.services.customer_actions import CustomerActions
+from engine.store.tables import BookingRow, CustomerRow, FindingRow
 from engine.web import i18n
 from engine.web.board import summary
 from engine.web.calendar import current_invite, filename

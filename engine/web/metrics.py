@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from engine.tables import MessageRow
+from engine.store.tables import MessageRow
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 WAITING = ("planned", "retrying")

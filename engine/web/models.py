@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
-from engine.preview import EVENT_ALIASES
+from engine.dispatch.preview import EVENT_ALIASES
 
 MIN_YEAR, MAX_YEAR = 1971, 2199
 MAX_DELAY_MINUTES = 366 * 24 * 60

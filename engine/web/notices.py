@@ -16,13 +16,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from engine import timing
-from engine.bookings import BookingService
-from engine.context import Links, build_context
+from engine.core import timing
+from engine.core.context import Links, build_context
+from engine.core.values import STARTED_OR_LATER, Booking, BookingStatus, Event
 from engine.exceptions import ConflictError, UserInputError
 from engine.runtime import Runtime
-from engine.tables import BookingRow
-from engine.values import STARTED_OR_LATER, Booking, BookingStatus, Event
+from engine.services.bookings import BookingService
+from engine.store.tables import BookingRow
 
 REFUSE_DELAY = frozenset({*STARTED_OR_LATER, BookingStatus.CANCELLED, BookingStatus.NO_SHOW})
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine import timing
-from engine.bookings import BookingInput
-from engine.business import SAMPLE_BUSINESS, BusinessProfile
+from engine.core import timing
+from engine.core.business import SAMPLE_BUSINESS, BusinessProfile
+from engine.dispatch.preview import Previewer, PreviewEvent
 from engine.exceptions import ConfigurationError, UserInputError
-from engine.preview import Previewer, PreviewEvent
 from engine.runtime import Runtime
+from engine.services.bookings import BookingInput
 from engine.web.models import MAX_DELAY_MINUTES, PreviewEventIn, PreviewIn
 
 # Sample values for required facts the request leaves out, as the CLI gives them.

@@ -4,7 +4,7 @@ A signature alone would keep a copied cookie working for its whole 12 hours
 after logout, after ``forvent token revoke`` and after a password change.
 Each request therefore looks its session up by primary key (one indexed
 read); the row ends when the staff member logs out, when the token it was
-opened with is revoked (``engine.tokens.revoke_token``), or when the staff
+opened with is revoked (``engine.store.tokens.revoke_token``), or when the staff
 password it was opened with is no longer the configured one.
 """
 
@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session as DbSession
 
-from engine.tables import StaffSessionRow
+from engine.store.tables import StaffSessionRow
 from engine.web.security import Session
 
 

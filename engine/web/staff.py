@@ -17,14 +17,14 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from engine import timing
-from engine.bookings import BookingService
+from engine.core import timing
 from engine.exceptions import UserInputError
-from engine.report import weekly
 from engine.runtime import Runtime
-from engine.tables import BookingRow
-from engine.tokens import active_token
-from engine.views import history_json
+from engine.services.bookings import BookingService
+from engine.store.report import weekly
+from engine.store.serialise import history_json
+from engine.store.tables import BookingRow
+from engine.store.tokens import active_token
 from engine.web import board
 from engine.web.api import booking_out
 from engine.web.errors import ApiError

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.db import Database
+from engine.store.db import Database
 from tests.integration.world import World
 
 

@@ -30,12 +30,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, select
 from twilio.request_validator import RequestValidator
 
-import engine.db
-from engine.bookings import BookingInput, BookingService
-from engine.clock import FixedClock
+import engine.store.db
+from engine.core.clock import FixedClock
 from engine.runtime import Runtime
-from engine.tables import BookingRow, MessageRow
-from engine.tokens import create_token
+from engine.services.bookings import BookingInput, BookingService
+from engine.store.tables import BookingRow, MessageRow
+from engine.store.tokens import create_token
 from tests.conftest import Project, make_project
 from tests.integration.workers import database_snapshot, settings_for
 
@@ -394,9 +394,9 @@ def test_a_lock_held_past_busy_timeout_is_one_line_and_stores_nothing(
     deployment: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """In-process through the CLI's own entry point: busy_timeout (30 s) shortened to 100 ms."""
-    from engine.cli import cli
+    from engine.cli.main import cli
 
-    monkeypatch.setattr(engine.db, "SQLITE_BUSY_TIMEOUT_MS", 100)
+    monkeypatch.setattr(engine.store.db, "SQLITE_BUSY_TIMEOUT_MS", 100)
     for key, value in {**deployment.env, "FORVENT_NOW": NOW}.items():
         if key.startswith("FORVENT_"):
             monkeypatch.setenv(key, value)

@@ -27,9 +27,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import event, func, select
 
-from engine import outbox
-from engine.db import Database
-from engine.tables import HistoryRow, MessageRow
+from engine.store import outbox
+from engine.store.db import Database
+from engine.store.tables import HistoryRow, MessageRow
 from tests.integration.workers import read_ids, seed_due_messages, worker_command, worker_env
 
 OSLO = ZoneInfo("Europe/Oslo")

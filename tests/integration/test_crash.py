@@ -25,8 +25,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from engine.db import Database
-from engine.tables import HistoryRow, MessageRow
+from engine.store.db import Database
+from engine.store.tables import HistoryRow, MessageRow
 from tests.integration.workers import read_ids, seed_due_messages, worker_command, worker_env
 
 OSLO = ZoneInfo("Europe/Oslo")

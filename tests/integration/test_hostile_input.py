@@ -19,12 +19,12 @@ import pytest
 from fastapi.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
-from engine.bookings import BookingInput, BookingService
-from engine.clock import FixedClock
+from engine.core.clock import FixedClock
 from engine.runtime import Runtime
+from engine.services.bookings import BookingInput, BookingService
 from engine.settings import Settings
-from engine.tables import HistoryRow, MessageRow
-from engine.tokens import create_token
+from engine.store.tables import HistoryRow, MessageRow
+from engine.store.tokens import create_token
 from engine.web.app import create_app
 
 REPO = Path(__file__).resolve().parents[2]

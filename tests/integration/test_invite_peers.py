@@ -30,7 +30,7 @@ import httpx
 import pytest
 from icalendar import Calendar
 
-from engine.invites import Invite, build_invite
+from engine.messages.invites import Invite, build_invite
 
 pytestmark = pytest.mark.peers
 

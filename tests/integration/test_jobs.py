@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from engine import jobs
-from engine.scheduler import make_scheduler
-from engine.tables import HistoryRow, MessageRow
+from engine.dispatch import jobs
+from engine.dispatch.scheduler import make_scheduler
+from engine.store.tables import HistoryRow, MessageRow
 from tests.integration.world import World
 
 

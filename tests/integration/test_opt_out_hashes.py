@@ -10,11 +10,11 @@ import pytest
 from alembic import command
 from sqlalchemy import create_engine, text
 
-from engine.contacts import address_hash
-from engine.db import Database, alembic_config
+from engine.core.contacts import address_hash
 from engine.exceptions import ConfigurationError
-from engine.inbound import Inbound
-from engine.tables import OptOutRow
+from engine.services.inbound import Inbound
+from engine.store.db import Database, alembic_config
+from engine.store.tables import OptOutRow
 from tests.integration.world import World
 
 NUMBER = "+4791234567"

@@ -23,15 +23,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from engine.bookings import BookingInput, BookingService
 from engine.channels.base import OutgoingMessage
 from engine.channels.memory import MemoryChannel
-from engine.clock import FixedClock
-from engine.dispatcher import Dispatcher
+from engine.core.clock import FixedClock
+from engine.core.retry import BASE_DELAY
+from engine.dispatch.dispatcher import Dispatcher
 from engine.exceptions import TransientChannelError
-from engine.retry import BASE_DELAY
 from engine.runtime import Runtime
-from engine.tables import HistoryRow, MessageRow
+from engine.services.bookings import BookingInput, BookingService
+from engine.store.tables import HistoryRow, MessageRow
 from tests.integration.workers import settings_for
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -174,7 +174,7 @@ def test_after_a_ten_minute_outage_every_message_goes_once_with_backoff(
 
 def test_the_retry_schedule_outlasts_a_ten_minute_outage_at_its_shortest() -> None:
     """The arithmetic behind the test above: the last attempt comes after 10 minutes, whatever the jitter."""
-    from engine.retry import RetryPolicy
+    from engine.core.retry import RetryPolicy
 
     policy = RetryPolicy(max_attempts=MAX_ATTEMPTS)
     shortest = sum(

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engine import outbox
-from engine.db import Database
-from engine.tables import BookingRow, BusinessRow, CustomerRow, HistoryRow, MessageRow
-from engine.values import MessageStatus, PlannedMessage
+from engine.core.values import MessageStatus, PlannedMessage
+from engine.store import outbox
+from engine.store.db import Database
+from engine.store.tables import BookingRow, BusinessRow, CustomerRow, HistoryRow, MessageRow
 
 S = MessageStatus
 T0 = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)

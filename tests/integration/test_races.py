@@ -10,7 +10,7 @@ never as a 500, a traceback or a silent loss.
 The races are real: several OS processes on one database, started and then
 released together. A CLI process is a driver (``python -m
 tests.integration.test_races``) that runs the ``forvent`` command's own entry
-point, ``engine.cli.cli``, for each of its commands: interpreter start-up
+point, ``engine.cli.main.cli``, for each of its commands: interpreter start-up
 (0.6 s a command) would otherwise spread the commands so far apart that they
 rarely overlap. Each command builds its runtime, opens its connections and
 exits as a ``forvent`` process does; an exception escaping the command is
@@ -46,8 +46,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from engine.db import Database
-from engine.tables import BookingRow, HistoryRow, MessageRow
+from engine.store.db import Database
+from engine.store.tables import BookingRow, HistoryRow, MessageRow
 from tests.conftest import FORVENT, Project
 from tests.integration.peers import free_port
 from tests.integration.workers import worker_env
@@ -203,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """The driver: run each command of ``--commands`` through the ``forvent`` CLI, in order."""
     from click.testing import CliRunner
 
-    from engine.cli import cli
+    from engine.cli.main import cli
 
     parser = argparse.ArgumentParser(prog="test_races")
     parser.add_argument("--commands", type=Path, required=True, help="JSON list of forvent argument lists")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from engine.report import report
+from engine.store.report import report
 from tests.integration.world import OSLO, World
 
 

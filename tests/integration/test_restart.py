@@ -22,11 +22,11 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, select, text
 
-from engine.bookings import BookingInput, BookingService
-from engine.clock import FixedClock
-from engine.db import Database, alembic_config
+from engine.core.clock import FixedClock
 from engine.runtime import Runtime
-from engine.tables import HistoryRow, MessageRow
+from engine.services.bookings import BookingInput, BookingService
+from engine.store.db import Database, alembic_config
+from engine.store.tables import HistoryRow, MessageRow
 from tests.conftest import Project
 from tests.integration.workers import database_snapshot, settings_for, worker_env
 

@@ -8,8 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from engine.db import Database
-from engine.tables import Base
+from engine.store.db import Database
+from engine.store.tables import Base
 
 
 def test_upgrade_head_on_an_empty_database_matches_the_models(tmp_path: Path) -> None:

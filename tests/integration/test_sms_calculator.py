@@ -1,9 +1,9 @@
-"""``engine.sms`` against Twilio's own segment calculator (shared/tools/sms_segments.js).
+"""``engine.messages.sms`` against Twilio's own segment calculator (shared/tools/sms_segments.js).
 
 One node run checks a batch: every character of the GSM table's neighbourhood
 alone and repeated, the segment boundaries, and strings Hypothesis generates.
 The generated strings use characters that are each one grapheme cluster:
-Twilio packs clusters, ``engine.sms`` code points (see its docstring).
+Twilio packs clusters, ``engine.messages.sms`` code points (see its docstring).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.sms import sms_info
+from engine.messages.sms import sms_info
 
 from .peers import SHARED_DIR, VALIDATORS_DIR, missing_peer
 

@@ -17,14 +17,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from twilio.request_validator import RequestValidator
 
-from engine import outbox
 from engine.channels.base import OutgoingMessage, SendResult
 from engine.channels.memory import MemoryChannel
+from engine.core.values import MessageStatus
 from engine.exceptions import UserInputError
-from engine.inbound import Inbound
-from engine.tables import BookingRow, HistoryRow, MessageRow
-from engine.values import MessageStatus
-from engine.webhooks import webhook_router
+from engine.services.inbound import Inbound
+from engine.store import outbox
+from engine.store.tables import BookingRow, HistoryRow, MessageRow
+from engine.web.webhooks import webhook_router
 from tests.integration.world import World
 
 S = MessageStatus

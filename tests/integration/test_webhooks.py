@@ -14,8 +14,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
-from engine.tables import BookingRow, HistoryRow, OptOutRow
-from engine.webhooks import webhook_router
+from engine.store.tables import BookingRow, HistoryRow, OptOutRow
+from engine.web.webhooks import webhook_router
 from tests.integration.world import World
 
 TOKEN = "twilio-auth-token-for-tests"
@@ -149,7 +149,7 @@ def test_unmatched_sender_is_stored_for_staff(world: World, client: TestClient) 
 
 
 def test_ja_answers_the_open_finding_before_the_confirmation(world: World, client: TestClient) -> None:
-    from engine.tables import FindingRow
+    from engine.store.tables import FindingRow
 
     world.book()
     world.at(2026, 11, 26, 10, 30)

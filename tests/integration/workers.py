@@ -1,7 +1,7 @@
 """Dispatcher processes for the concurrency, crash and restart tests, and a fast outbox seeder.
 
 Run as ``python -m tests.integration.workers --record FILE [--delay S] [--batch N]
-[--barrier DIR]``: a real :class:`engine.dispatcher.Dispatcher` on the settings
+[--barrier DIR]``: a real :class:`engine.dispatch.dispatcher.Dispatcher` on the settings
 of the environment (``FORVENT_DATABASE_URL``, ``FORVENT_NOW``,
 ``FORVENT_CLAIM_LEASE``, ``FORVENT_DISPATCH_CONCURRENCY``...), whose ``sms`` and
 ``email`` channels are :class:`RecordingChannel`: each send appends the
@@ -30,14 +30,14 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from engine.bookings import BookingService
 from engine.channels.base import BaseChannel, OutgoingMessage, SendResult
-from engine.clock import FixedClock
-from engine.db import Database
-from engine.dispatcher import Dispatcher
+from engine.core.clock import FixedClock
+from engine.dispatch.dispatcher import Dispatcher
 from engine.runtime import Runtime
+from engine.services.bookings import BookingService
 from engine.settings import Settings
-from engine.tables import Base, BookingRow, CustomerRow, MessageRow
+from engine.store.db import Database
+from engine.store.tables import Base, BookingRow, CustomerRow, MessageRow
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "test-secret-not-for-production"

@@ -6,13 +6,13 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from engine.bookings import BookingInput, BookingService
 from engine.channels.memory import MemoryChannel
-from engine.clock import FixedClock
-from engine.dispatcher import Dispatcher
+from engine.core.clock import FixedClock
+from engine.dispatch.dispatcher import Dispatcher
 from engine.runtime import Runtime
+from engine.services.bookings import BookingInput, BookingService
 from engine.settings import Settings
-from engine.tables import MessageRow
+from engine.store.tables import MessageRow
 
 REPO = Path(__file__).resolve().parents[2]
 OSLO = ZoneInfo("Europe/Oslo")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.contacts import check_name, normalise_email
+from engine.core.contacts import check_name, normalise_email
 from engine.exceptions import UserInputError
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.core.facts import check_facts, parse_fact_args, parse_money
+from engine.core.playbooks import load_playbook
 from engine.exceptions import UserInputError
-from engine.facts import check_facts, parse_fact_args, parse_money
-from engine.playbooks import load_playbook
 
 REPO = Path(__file__).resolve().parents[2]
 

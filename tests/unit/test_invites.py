@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar, Event, Timezone
 
-from engine.invites import Invite, build_invite, invite_uid
+from engine.messages.invites import Invite, build_invite, invite_uid
 
 OSLO = ZoneInfo("Europe/Oslo")
 TRICKY_TEXT = 'Linje 1\nLinje 2, med komma; og semikolon \\ "sitat" æøå ÆØÅ 😀🚗'

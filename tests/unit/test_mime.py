@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engine.invites import Invite, build_invite
-from engine.mime import OutgoingEmail, build_mime, make_message_id
+from engine.messages.invites import Invite, build_invite
+from engine.messages.mime import OutgoingEmail, build_mime, make_message_id
 
 OSLO = ZoneInfo("Europe/Oslo")
 SUBJECT = "Timen din i morgen – Ærlig Bil 😀"

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engine.business import BusinessProfile
-from engine.planner import Planner
-from engine.playbooks import Playbook
-from engine.values import Booking, BookingStatus, Customer, Event, MessageStatus
+from engine.core.business import BusinessProfile
+from engine.core.planner import Planner
+from engine.core.playbooks import Playbook
+from engine.core.values import Booking, BookingStatus, Customer, Event, MessageStatus
 
 OSLO = ZoneInfo("Europe/Oslo")
 BUSINESS = BusinessProfile(name="Verksted AS", quiet_hours={"from": "21:00", "to": "08:00"})  # type: ignore[arg-type]

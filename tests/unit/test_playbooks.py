@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from engine.core.playbooks import PlaybookSet, json_schema, load_playbook
 from engine.exceptions import PlaybookError, UserInputError
-from engine.playbooks import PlaybookSet, json_schema, load_playbook
 
 GOOD = """\
 playbook: visit

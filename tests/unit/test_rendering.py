@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engine import rendering
 from engine.exceptions import TemplateRenderError
-from engine.rendering import Renderer, check_template_source
+from engine.messages import rendering
+from engine.messages.rendering import Renderer, check_template_source
 
 OSLO = ZoneInfo("Europe/Oslo")
 START = datetime(2026, 11, 24, 10, 0, tzinfo=OSLO)  # a Tuesday
@@ -22,7 +22,7 @@ FACTS = {"vehicle", "estimate", "rental_car"}
 
 
 def context(locale: str = "nb", currency: str = "NOK", **changes: Any) -> dict[str, Any]:
-    """A template context as engine/context.py builds it; ``booking={...}`` updates the booking."""
+    """A template context as engine/core/context.py builds it; ``booking={...}`` updates the booking."""
     end = START + timedelta(minutes=30)
     booking = dict(
         ref="B-1", playbook="car_service", title="Service", start=START, end=end,

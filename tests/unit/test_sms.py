@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.sms import SmsInfo, gsm_friendly, is_gsm7, sms_info
+from engine.messages.sms import SmsInfo, gsm_friendly, is_gsm7, sms_info
 
 GSM_BASIC = (
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"

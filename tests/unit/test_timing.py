@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine import timing
+from engine.core import timing
+from engine.core.timing import Duration, QuietHours, parse_at, parse_duration
 from engine.exceptions import UserInputError
-from engine.timing import Duration, QuietHours, parse_at, parse_duration
 
 OSLO = ZoneInfo("Europe/Oslo")
 QUIET = QuietHours(time(21, 0), time(8, 0))

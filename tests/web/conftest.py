@@ -18,12 +18,12 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from engine.bookings import BookingInput, BookingService
-from engine.clock import FixedClock
-from engine.db import Database
+from engine.core.clock import FixedClock
 from engine.runtime import Runtime
+from engine.services.bookings import BookingInput, BookingService
 from engine.settings import Settings
-from engine.tokens import create_token
+from engine.store.db import Database
+from engine.store.tokens import create_token
 from engine.web.app import create_app
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,8 +7,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from engine.tables import HistoryRow
-from engine.tokens import revoke_token
+from engine.store.tables import HistoryRow
+from engine.store.tokens import revoke_token
 from tests.web.conftest import OSLO, Deployment
 
 BOOKING: dict[str, Any] = {

@@ -24,8 +24,8 @@ import uvicorn
 import yaml
 
 from engine.channels.factory import build_channels
-from engine.dispatcher import Dispatcher
-from engine.tables import BookingRow, FindingRow
+from engine.dispatch.dispatcher import Dispatcher
+from engine.store.tables import BookingRow, FindingRow
 from tests.web.conftest import REPO, STAFF_PASSWORD, Deployment, make_deployment
 
 pytestmark = pytest.mark.browser

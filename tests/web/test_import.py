@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from engine.cli import cli
+from engine.cli.main import cli
 from tests.web.conftest import Deployment
 
 CSV = '''\

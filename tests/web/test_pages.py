@@ -6,7 +6,7 @@ from datetime import datetime
 
 from fastapi.testclient import TestClient
 
-from engine.tables import BookingRow, FindingRow, HistoryRow, MessageRow
+from engine.store.tables import BookingRow, FindingRow, HistoryRow, MessageRow
 from tests.web.conftest import OSLO, Deployment, form_csrf, login
 
 

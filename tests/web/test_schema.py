@@ -27,12 +27,12 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from engine.bookings import BookingInput, BookingService
-from engine.clock import FixedClock
+from engine.core.clock import FixedClock
 from engine.runtime import Runtime
+from engine.services.bookings import BookingInput, BookingService
 from engine.settings import Settings
-from engine.tables import ApiTokenRow
-from engine.tokens import digest
+from engine.store.tables import ApiTokenRow
+from engine.store.tokens import digest
 from engine.web.app import create_app
 from tests.web.conftest import MONDAY_MORNING, PUBLIC, REPO, SECRET
 

@@ -8,8 +8,8 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 
 from engine.runtime import Runtime
-from engine.tables import FindingRow
-from engine.tokens import revoke_token
+from engine.store.tables import FindingRow
+from engine.store.tokens import revoke_token
 from engine.web.app import create_app
 from engine.web.security import SESSION_COOKIE
 from tests.web.conftest import PUBLIC, Deployment, form_csrf, login

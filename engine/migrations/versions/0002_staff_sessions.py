@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import engine.tables
+import engine.store.tables
 
 revision = "0002"
 down_revision = "0001"
@@ -27,9 +27,9 @@ def upgrade() -> None:
         sa.Column("who", sa.String(length=120), nullable=False),
         sa.Column("token_id", sa.Integer(), nullable=True),
         sa.Column("password_mark", sa.String(length=64), nullable=True),
-        sa.Column("created_at", engine.tables.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", engine.tables.UTCDateTime(), nullable=False),
-        sa.Column("ended_at", engine.tables.UTCDateTime(), nullable=True),
+        sa.Column("created_at", engine.store.tables.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", engine.store.tables.UTCDateTime(), nullable=False),
+        sa.Column("ended_at", engine.store.tables.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["token_id"], ["api_tokens.id"], name=op.f("fk_staff_sessions_token_id_api_tokens")
         ),

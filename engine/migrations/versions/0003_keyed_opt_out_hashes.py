@@ -45,7 +45,7 @@ def upgrade() -> None:
     rows = bind.execute(sa.select(OPT_OUTS.c.id, OPT_OUTS.c.address_hash)).all()
     if not rows:
         return
-    # Frozen here rather than imported, so later changes to engine.contacts cannot change this
+    # Frozen here rather than imported, so later changes to engine.core.contacts cannot change this
     # migration; tests/integration/test_opt_out_hashes.py checks the two agree.
     key = hmac.new(_secret().encode(), b"forvent-opt-out", hashlib.sha256).digest()
     for row_id, unkeyed in rows:

@@ -1,0 +1,287 @@
+"""``forvent preview``: a dry-run timeline of one booking, planned by the real engine.
+
+The booking lives in a throwaway SQLite file; the engine clock stands at
+``--created`` and then at each ``--event`` in time order. Before an event,
+the rows already due count as sent (rendered as of their send time, with the
+booking as it was then); the rest are rendered at the end.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from engine.core import timing
+from engine.core.business import SAMPLE_BUSINESS, BusinessProfile
+from engine.core.clock import FixedClock
+from engine.core.playbooks import EVENTS
+from engine.dispatch.dispatcher import Dispatcher
+from engine.exceptions import TemplateRenderError, UserInputError
+from engine.messages.sms import sms_info
+from engine.runtime import Runtime
+from engine.services.bookings import BookingInput, BookingService
+from engine.settings import Settings
+from engine.store.db import Database
+from engine.store.tables import BookingRow, MessageRow
+
+#: Events a preview can apply: all but the booking's own creation.
+EVENT_ALIASES = tuple(sorted(EVENTS - {"booking.created"}))
+
+
+@dataclass(frozen=True)
+class PreviewEvent:
+    name: str
+    at: str
+    data: dict[str, str]
+
+
+def parse_event(text: str) -> PreviewEvent:
+    """``NAME@ISO[,k=v]...``; a comma inside a value is written ``%2C``."""
+    head, _, rest = text.partition(",")
+    name, sep, at = head.partition("@")
+    if not sep or name not in EVENT_ALIASES or not at:
+        raise UserInputError(
+            f"--event: expected NAME@ISO[,k=v]... with a known event, got {text!r}", field="event"
+        )
+    data: dict[str, str] = {}
+    for pair in filter(None, rest.split(",")):
+        key, eq, value = pair.partition("=")
+        if not eq:
+            raise UserInputError(f"--event: expected k=v, got {pair!r}", field="event")
+        data[key] = value.replace("%2C", ",").replace("%2c", ",")
+    return PreviewEvent(name=name, at=at, data=data)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreviewRow:
+    step: str
+    channel: str
+    status: str
+    reason: str | None
+    send_at: datetime | None
+    subject: str | None = None
+    body: str | None = None
+    encoding: str | None = None
+    segments: int | None = None
+    attachments: tuple[str, ...] = ()
+    order: tuple[Any, ...] = ()
+
+    def as_json(self, tz_name: str) -> dict[str, Any]:
+        tz = timing.zone(tz_name)
+        return {
+            "step": self.step,
+            "channel": self.channel,
+            "status": self.status,
+            "reason": self.reason,
+            "send_at": timing.local_iso(self.send_at, tz),
+            "send_at_utc": timing.utc_z(self.send_at),
+            "subject": self.subject,
+            "body": self.body,
+            "encoding": self.encoding,
+            "segments": self.segments,
+            "attachments": list(self.attachments),
+        }
+
+
+class Previewer:
+    def __init__(self, settings: Settings, business: BusinessProfile | None) -> None:
+        self.settings = settings
+        self.business = business or SAMPLE_BUSINESS
+
+    def run(
+        self, booking: BookingInput, *, created: datetime, events: Sequence[PreviewEvent]
+    ) -> tuple[list[PreviewRow], str]:
+        with tempfile.TemporaryDirectory(prefix="forvent-preview-") as tmp:
+            settings = replace(
+                self.settings,
+                database_url=f"sqlite:///{Path(tmp) / 'preview.db'}",
+                secret=self.settings.secret or "preview-only",
+                now=None,
+            )
+            clock = FixedClock(created)
+            runtime = Runtime(
+                settings,
+                clock=clock,
+                business=self.business,
+                database=Database(settings.database_url),
+            )
+            try:
+                runtime.database.upgrade()
+                return self._simulate(runtime, clock, booking, events)
+            finally:
+                runtime.close()
+
+    def _simulate(
+        self, rt: Runtime, clock: FixedClock, data: BookingInput, events: Sequence[PreviewEvent]
+    ) -> tuple[list[PreviewRow], str]:
+        service = BookingService(rt)
+        dispatcher = Dispatcher(rt, {})
+        try:
+            result = service.book(data, allow_past=True)
+            ref, tz_name = result.booking.ref, result.booking.timezone
+            tz = timing.zone(tz_name)
+            timeline = sorted(
+                ((timing.parse_instant(e.at, tz, field="event"), e) for e in events),
+                key=lambda p: p[0],
+            )
+            rendered: dict[int, PreviewRow] = {}
+            for at, event in timeline:
+                self._send_due(rt, dispatcher, service, ref, before=at, rendered=rendered)
+                clock.set(at)
+                self._apply(service, ref, event, at)
+            self._send_due(rt, dispatcher, service, ref, before=None, rendered=rendered)
+            rows = list(rendered.values()) + self._waiting(rt, service, ref)
+            rows.sort(key=lambda r: r.order)
+            return rows, tz_name
+        finally:
+            dispatcher.close()
+
+    def _send_due(
+        self,
+        rt: Runtime,
+        dispatcher: Dispatcher,
+        service: BookingService,
+        ref: str,
+        *,
+        before: datetime | None,
+        rendered: dict[int, PreviewRow],
+    ) -> None:
+        with rt.database.session() as session:
+            booking_row = service.get(session, ref)
+            query = (
+                select(MessageRow)
+                .where(MessageRow.booking_id == booking_row.id)
+                .order_by(MessageRow.due_at, MessageRow.id)
+            )
+            for row in session.scalars(query):
+                if row.id in rendered:
+                    continue  # rendered as of its own send time, or already final
+                due = row.ready_at or row.due_at
+                if row.status == "planned" and (before is None or (due is not None and due <= before)):
+                    rendered[row.id] = self._render(rt, dispatcher, service, session, row, booking_row)
+                    if before is not None:  # counts as sent before the next event
+                        row.status, row.sent_at = "sent", due
+                        if rendered[row.id].attachments:
+                            booking_row.invite_sent = True
+                elif row.status != "planned":
+                    rendered[row.id] = PreviewRow(
+                        step=row.step,
+                        channel=row.channel,
+                        status=row.status,
+                        reason=row.reason,
+                        send_at=row.due_at,
+                        order=(0, row.due_at, row.id),
+                    )
+
+    def _render(
+        self,
+        rt: Runtime,
+        dispatcher: Dispatcher,
+        service: BookingService,
+        session: Any,
+        row: MessageRow,
+        booking_row: BookingRow,
+    ) -> PreviewRow:
+        send_at = row.ready_at or row.due_at
+        assert send_at is not None
+        booking = service.value(session, booking_row)
+        playbook = rt.playbooks.get(booking_row.playbook)
+        step = dispatcher._step(playbook, row)
+        event = dispatcher._event(session, row)
+        order = (0, send_at, row.id)
+        verdict = dispatcher._check(row, booking_row, booking, step, event, send_at)
+        if verdict is not None and verdict[0] != "planned":
+            return PreviewRow(
+                step=row.step,
+                channel=row.channel,
+                status=str(verdict[0]),
+                reason=verdict[1],
+                send_at=send_at,
+                order=order,
+            )
+        if verdict is not None and verdict[2] is not None:  # quiet hours at send time: re-timed
+            send_at, order = verdict[2], (0, verdict[2], row.id)
+        try:
+            outgoing, carries_invite = dispatcher._render(
+                row, booking_row, booking, playbook, step, event, send_at
+            )
+        except TemplateRenderError as exc:
+            return PreviewRow(
+                step=row.step,
+                channel=row.channel,
+                status="failed",
+                reason=str(exc),
+                send_at=send_at,
+                order=order,
+            )
+        info = sms_info(outgoing.body) if row.channel == "sms" else None
+        return PreviewRow(
+            step=row.step,
+            channel=row.channel,
+            status="planned",
+            reason=None,
+            send_at=send_at,
+            subject=outgoing.subject,
+            body=outgoing.body,
+            encoding=info.encoding if info else None,
+            segments=info.segments if info else None,
+            attachments=("invite.ics",) if carries_invite else (),
+            order=order,
+        )
+
+    def _waiting(self, rt: Runtime, service: BookingService, ref: str) -> list[PreviewRow]:
+        with rt.database.session() as session:
+            booking = service.value(session, service.get(session, ref))
+        planner = rt.planner(booking.playbook)
+        out = []
+        for index, (step, event) in enumerate(planner.waiting_steps(booking)):
+            for channel in planner.channels_for(step, booking)[0] or planner.playbook.step_channels(step)[:1]:
+                out.append(
+                    PreviewRow(
+                        step=step.id,
+                        channel=channel,
+                        status="waiting",
+                        reason=f"waiting for {event}",
+                        send_at=None,
+                        order=(1, index),
+                    )
+                )
+        return out
+
+    def _apply(self, service: BookingService, ref: str, event: PreviewEvent, at: datetime) -> None:
+        d = event.data
+        when = at.isoformat()
+        match event.name:
+            case "booking.delayed":
+                minutes = d.get("minutes")
+                service.delay(
+                    ref,
+                    minutes=int(minutes) if minutes else None,
+                    until=d.get("until"),
+                    reason=d.get("reason"),
+                    at=when,
+                )
+            case "booking.rescheduled":
+                service.reschedule(ref, start=d["start"], end=d.get("end"), at=when)
+            case "booking.cancelled":
+                service.cancel(ref, reason=d.get("reason"), at=when)
+            case "booking.no_show":
+                service.no_show(ref, at=when)
+            case "booking.confirmed":
+                service.confirm(ref, at=when)
+            case "job.started":
+                service.start(ref, at=when)
+            case "job.finding":
+                service.finding(ref, text=d.get("text", ""), price=d.get("price"), at=when)
+            case "job.ready":
+                service.ready(ref, price=d.get("price"), pickup=d.get("pickup"), at=when)
+            case "job.completed":
+                service.complete(ref, price=d.get("price"), at=when)
+            case _:
+                service.customer_event(ref, event.name, dict(d), at=when)

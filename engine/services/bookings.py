@@ -1,0 +1,939 @@
+"""Booking commands: book, delay, reschedule, job events, cancel; each one transaction.
+
+Each command validates its input (naming the field), changes the booking,
+records the event in the history, asks the pure planner what the messages
+should now be, and lets the outbox insert or move rows. A refused command
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine.core import timing
+from engine.core.contacts import address_hash, check_name, normalise_email, normalise_phone
+from engine.core.facts import check_facts, facts_for_templates, parse_money
+from engine.core.planner import Planner
+from engine.core.values import (
+    CLOSED,
+    STARTED_OR_LATER,
+    Booking,
+    BookingStatus,
+    Customer,
+    Event,
+    Finding,
+)
+from engine.exceptions import ConflictError, NotFoundError, UserInputError
+from engine.runtime import Runtime
+from engine.services.alerts import URGENT_SKIP_REASONS, alert_undelivered
+from engine.store import outbox
+from engine.store.tables import BookingRow, BusinessRow, CustomerRow, FindingRow, MessageRow, OptOutRow
+
+B = BookingStatus
+PAST_START_GRACE = timedelta(hours=1)
+SUPERSEDE_WINDOW = timedelta(minutes=2)
+EVENT_CLOCK_SKEW = timedelta(minutes=5)
+EVENT_MAX_AGE = timedelta(days=30)
+MAX_TEXT = 2000
+
+
+@dataclass(kw_only=True)
+class BookingInput:
+    """What ``book``, the API and ``import`` give; strings as typed by a person."""
+
+    ref: str
+    playbook: str
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    start: str | datetime | None = None
+    end: str | datetime | None = None
+    timezone: str | None = None
+    locale: str | None = None
+    location: str | None = None
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    marketing_ok: bool | None = None
+
+
+@dataclass(frozen=True)
+class BookResult:
+    booking: BookingRow
+    created: bool
+    changed: bool
+
+
+def _text(value: str | None, field_name: str, limit: int = MAX_TEXT) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if len(value) > limit:
+        raise UserInputError(f"{field_name}: longer than {limit} characters", field=field_name)
+    return value or None
+
+
+def _check_ref(ref: str) -> str:
+    ref = (ref or "").strip()
+    if not ref or len(ref) > 100 or any(c.isspace() or c in "/?#%" for c in ref):
+        raise UserInputError(f"ref: {ref!r} must be 1-100 characters without spaces or / ? # %", field="ref")
+    return ref
+
+
+class BookingService:
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+
+    @property
+    def business_id(self) -> str:
+        return self.rt.business.id
+
+    # --- loading -------------------------------------------------------------------
+
+    def ensure_business(self, session: Session, now: datetime) -> None:
+        if session.get(BusinessRow, self.business_id) is not None:
+            return
+        # Two first bookings at once both find no row: the loser's insert does nothing.
+        dialect = session.get_bind().dialect.name
+        insert_: Any = pg_insert if dialect == "postgresql" else sqlite_insert
+        session.execute(
+            insert_(BusinessRow)
+            .values(
+                id=self.business_id, business_id=self.business_id, name=self.rt.business.name, created_at=now
+            )
+            .on_conflict_do_nothing()
+        )
+
+    @contextmanager
+    def transaction(self, session: Session | None = None) -> Iterator[Session]:
+        """The caller's unit of work if it has one, else a new transaction of its own."""
+        if session is not None:
+            yield session
+            return
+        with self.rt.database.session() as own:
+            yield own
+
+    def find(self, session: Session, ref: str, *, lock: bool = False) -> BookingRow | None:
+        query = select(BookingRow).where(BookingRow.business_id == self.business_id, BookingRow.ref == ref)
+        if lock:
+            query = query.with_for_update().execution_options(populate_existing=True)
+        return session.scalar(query)
+
+    def lock(self, session: Session, ref: str) -> BookingRow:
+        """The booking, locked for this transaction and read afresh: the first step of every action.
+
+        ``FOR UPDATE`` on PostgreSQL (SQLite's ``BEGIN IMMEDIATE`` already holds the
+        write lock). A concurrent action on the same booking waits here, then sees
+        what the other one committed, so its checks judge the current state.
+        """
+        row = self.find(session, ref, lock=True)
+        if row is None:
+            raise NotFoundError(f"unknown booking ref {ref!r}", field="ref")
+        return row
+
+    def lock_id(self, session: Session, booking_id: int) -> BookingRow:
+        """``lock`` by row id (the customer's page names its booking by id)."""
+        row = session.scalar(
+            select(BookingRow)
+            .where(BookingRow.business_id == self.business_id, BookingRow.id == booking_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if row is None:
+            raise NotFoundError("this booking no longer exists", field="booking")
+        return row
+
+    def get(self, session: Session, ref: str) -> BookingRow:
+        row = self.find(session, ref)
+        if row is None:
+            raise NotFoundError(f"unknown booking ref {ref!r}", field="ref")
+        return row
+
+    def value(self, session: Session, row: BookingRow) -> Booking:
+        """The booking as the pure core sees it."""
+        customer = session.get(CustomerRow, row.customer_id)
+        assert customer is not None
+        playbook = self.rt.playbooks.get(row.playbook)
+        findings = session.scalars(
+            select(FindingRow).where(FindingRow.booking_id == row.id).order_by(FindingRow.id)
+        )
+        return Booking(
+            id=str(row.id),
+            ref=row.ref,
+            playbook=row.playbook,
+            customer=Customer(
+                name=customer.name,
+                first_name_given=customer.first_name,
+                phone=customer.phone,
+                email=customer.email,
+                locale=customer.locale,
+                marketing_ok=customer.marketing_ok,
+                **self._opt_outs(session, customer),
+                last_purchase_at=self._last_purchase(session, customer.id),
+            ),
+            start=row.start_at,
+            end=row.end_at,
+            promised_start=row.promised_start,
+            promised_end=row.promised_end,
+            timezone=row.timezone,
+            locale=row.locale,
+            created_at=row.created_at,
+            status=B(row.status),
+            confirmed=row.confirmed,
+            location=row.location,
+            facts=facts_for_templates(playbook, row.facts or {}),
+            findings=tuple(
+                Finding(
+                    text=f.text,
+                    price=Decimal(f.price) if f.price else None,
+                    must_fix=f.must_fix,
+                    decision=f.decision,
+                    at=f.created_at,
+                )
+                for f in findings
+            ),
+            choices=dict(row.choices or {}),
+            delay_reason=row.delay_reason,
+            final_price=Decimal(row.final_price) if row.final_price else None,
+            pickup_at=row.pickup_at,
+            score=row.score,
+            schedule_version=row.schedule_version,
+            told_start=row.told_start,
+            anchors={k: datetime.fromisoformat(v) for k, v in (row.anchors or {}).items()},
+        )
+
+    def _opt_outs(self, session: Session, customer: CustomerRow) -> dict[str, bool]:
+        """Both channels' opt-outs in one query."""
+        wanted = {
+            address_hash(channel, address, self.rt.settings.secret): channel
+            for channel, address in (
+                ("sms", customer.phone),
+                ("email", customer.email),
+                ("marketing", customer.phone),
+                ("marketing", customer.email),
+            )
+            if address
+        }
+        found = set()
+        if wanted:
+            found = set(
+                session.scalars(
+                    select(OptOutRow.address_hash).where(
+                        OptOutRow.business_id == self.business_id, OptOutRow.address_hash.in_(list(wanted))
+                    )
+                )
+            )
+        return {f"{wanted[h]}_opted_out": True for h in found}
+
+    def opted_out(self, session: Session, channel: str, address: str | None) -> bool:
+        if not address:
+            return False
+        return (
+            session.scalar(
+                select(OptOutRow.id).where(
+                    OptOutRow.business_id == self.business_id,
+                    OptOutRow.channel == channel,
+                    OptOutRow.address_hash == address_hash(channel, address, self.rt.settings.secret),
+                )
+            )
+            is not None
+        )
+
+    def _last_purchase(self, session: Session, customer_id: int) -> datetime | None:
+        rows = session.scalars(
+            select(BookingRow.anchors).where(
+                BookingRow.customer_id == customer_id, BookingRow.status == str(B.COMPLETED)
+            )
+        )
+        times = [datetime.fromisoformat(a["completed"]) for a in rows if a and "completed" in a]
+        return max(times) if times else None
+
+    # --- book ----------------------------------------------------------------------
+
+    def book(
+        self, data: BookingInput, *, allow_past: bool = False, session: Session | None = None
+    ) -> BookResult:
+        """Create the booking, or update it if ``ref`` exists (locked first, like every action)."""
+        now = self.rt.now()
+        ref = _check_ref(data.ref)
+        playbook = self.rt.playbooks.get(data.playbook)
+        try:
+            with self.transaction(session) as tx:
+                return self._book(tx, data, ref, playbook, now, allow_past)
+        except IntegrityError as exc:
+            # Another request created the same ref between our look-up and our insert.
+            raise ConflictError(
+                f"ref {ref!r} was created by another request at the same moment; send it again to update",
+                field="ref",
+            ) from exc
+
+    def _book(
+        self, session: Session, data: BookingInput, ref: str, playbook: Any, now: datetime, allow_past: bool
+    ) -> BookResult:
+        self.ensure_business(session, now)
+        existing = self.find(session, ref, lock=True)
+        if existing is not None and existing.playbook != playbook.playbook:
+            raise ConflictError(
+                f"ref {ref!r} is a {existing.playbook} booking, not {playbook.playbook}",
+                field="playbook",
+            )
+        tz_name = (
+            data.timezone
+            or (existing.timezone if existing else None)
+            or playbook.timezone
+            or self.rt.business.timezone
+        )
+        tz = timing.zone(tz_name)
+        if existing is None:
+            return self._create(session, data, ref, tz, now, allow_past)
+        return self._update(session, existing, data, tz, now, allow_past)
+
+    def _times(
+        self, data: BookingInput, tz: Any, playbook_id: str, now: datetime, allow_past: bool
+    ) -> tuple[datetime, datetime]:
+        if data.start is None:
+            raise UserInputError("start: required", field="start")
+        start = self._instant(data.start, tz, "start")
+        if data.end is not None:
+            end = self._instant(data.end, tz, "end")
+        else:
+            end = timing.shift(start, 1, self.rt.playbooks.get(playbook_id).duration, tz)
+        if end <= start:
+            raise UserInputError("end: must be after start", field="end")
+        if not allow_past and start < now - PAST_START_GRACE:
+            raise UserInputError("start: more than 1 h in the past", field="start")
+        return start, end
+
+    @staticmethod
+    def _instant(value: str | datetime, tz: Any, field_name: str) -> datetime:
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                return timing.parse_instant(value.isoformat(), tz, field=field_name)
+            return value.astimezone(tz)
+        return timing.parse_instant(value, tz, field=field_name)
+
+    def _customer_fields(self, data: BookingInput) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if data.name is not None:
+            name = _text(data.name, "name", 200)
+            if not name:
+                raise UserInputError("name: required", field="name")
+            out["name"] = check_name(name)
+        if data.phone is not None:
+            out["phone"] = (
+                normalise_phone(data.phone, country=self.rt.business.country) if data.phone.strip() else None
+            )
+        if data.email is not None:
+            out["email"] = normalise_email(data.email) if data.email.strip() else None
+        if data.marketing_ok is not None:
+            out["marketing_ok"] = bool(data.marketing_ok)
+        return out
+
+    def _locale(self, data: BookingInput, playbook_id: str, current: str | None) -> str:
+        playbook = self.rt.playbooks.get(playbook_id)
+        locale = data.locale or current or playbook.default_locale or self.rt.business.default_locale
+        if locale not in playbook.all_locales:
+            raise UserInputError(
+                f"locale: {locale!r} is not one of {playbook.playbook}'s locales "
+                f"({', '.join(playbook.all_locales)})",
+                field="locale",
+            )
+        return locale
+
+    def _create(
+        self,
+        session: Session,
+        data: BookingInput,
+        ref: str,
+        tz: Any,
+        now: datetime,
+        allow_past: bool,
+    ) -> BookResult:
+        playbook = self.rt.playbooks.get(data.playbook)
+        if not data.name:
+            raise UserInputError("name: required", field="name")
+        start, end = self._times(data, tz, playbook.playbook, now, allow_past)
+        contact = self._customer_fields(data)
+        if not contact.get("phone") and not contact.get("email"):
+            raise UserInputError("phone: a booking needs a phone number or an email address", field="phone")
+        facts = check_facts(playbook, data.facts, require=True)
+        locale = self._locale(data, playbook.playbook, None)
+        location = _text(data.location, "location")
+        customer = CustomerRow(
+            business_id=self.business_id,
+            name=contact["name"],
+            phone=contact.get("phone"),
+            email=contact.get("email"),
+            locale=locale,
+            marketing_ok=contact.get("marketing_ok", False),
+            created_at=now,
+        )
+        session.add(customer)
+        session.flush()
+        row = BookingRow(
+            business_id=self.business_id,
+            ref=ref,
+            playbook=playbook.playbook,
+            customer_id=customer.id,
+            timezone=tz.key,
+            locale=locale,
+            location=location,
+            status=str(B.BOOKED),
+            confirmed=False,
+            start_at=start,
+            end_at=end,
+            promised_start=start,
+            promised_end=end,
+            told_start=start,
+            schedule_version=1,
+            facts={k: v for k, v in facts.items() if v is not None},
+            choices={},
+            anchors={"created": now.isoformat()},
+            invite_uid=f"{uuid.uuid4()}@forvent",
+            invite_sequence=0,
+            invite_sent=False,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(row)
+        session.flush()
+        self.apply_event(session, row, "booking.created", {}, at=now, now=now)
+        return BookResult(booking=row, created=True, changed=True)
+
+    def _update(
+        self,
+        session: Session,
+        row: BookingRow,
+        data: BookingInput,
+        tz: Any,
+        now: datetime,
+        allow_past: bool,
+    ) -> BookResult:
+        playbook = self.rt.playbooks.get(row.playbook)
+        changed = False
+        customer = session.get(CustomerRow, row.customer_id)
+        assert customer is not None
+        for key, value in self._customer_fields(data).items():
+            if getattr(customer, key) != value:
+                setattr(customer, key, value)
+                changed = True
+        facts = dict(row.facts or {})
+        for key, value in check_facts(playbook, data.facts, require=False).items():
+            if value is None:
+                facts.pop(key, None)
+            else:
+                facts[key] = value
+        check_facts(playbook, facts, require=True)
+        if facts != (row.facts or {}):
+            row.facts = facts
+            changed = True
+        if data.location is not None and _text(data.location, "location") != row.location:
+            row.location = _text(data.location, "location")
+            changed = True
+        if data.locale is not None and self._locale(data, row.playbook, row.locale) != row.locale:
+            row.locale = customer.locale = self._locale(data, row.playbook, row.locale)
+            changed = True
+        if data.start is not None:
+            start, end = self._times(
+                BookingInput(
+                    ref=row.ref,
+                    playbook=row.playbook,
+                    start=data.start,
+                    end=data.end if data.end is not None else None,
+                ),
+                tz,
+                row.playbook,
+                now,
+                allow_past,
+            )
+            if data.end is None:
+                end = start + (row.promised_end - row.promised_start)
+            if start != row.promised_start or end != row.promised_end:
+                self._reschedule(session, row, start, end, at=now, now=now)
+                return BookResult(booking=row, created=False, changed=True)
+        if changed:
+            row.updated_at = now
+            outbox.record(
+                session,
+                business_id=self.business_id,
+                booking_id=row.id,
+                at=now,
+                kind="staff",
+                detail="booking details updated",
+            )
+            self.replan(session, row, now=now)
+        return BookResult(booking=row, created=False, changed=changed)
+
+    # --- events --------------------------------------------------------------------
+
+    def apply_event(
+        self,
+        session: Session,
+        row: BookingRow,
+        name: str,
+        data: Mapping[str, Any],
+        *,
+        at: datetime,
+        now: datetime,
+        notify: bool = True,
+    ) -> Event:
+        """Record ``name`` in the history, then plan its steps and any newly anchored ones."""
+        detail = ", ".join(f"{k}={v}" for k, v in data.items() if v is not None) or None
+        history = outbox.record(
+            session,
+            business_id=self.business_id,
+            booking_id=row.id,
+            at=at,
+            kind=f"event:{name}",
+            detail=detail,
+            data=dict(data),
+        )
+        session.flush()
+        event = Event(id=str(history.id), name=name, at=at, data=dict(data))
+        planner = self.rt.planner(row.playbook)
+        value = self.value(session, row)
+        planned = planner.timed(value, now=now)
+        if notify:
+            planned += planner.for_event(value, event, now=now, invite_sent=row.invite_sent)
+        touched = outbox.enqueue(
+            session,
+            business_id=self.business_id,
+            booking_id=row.id,
+            planned=planned,
+            now=now,
+            schedule_version=row.schedule_version,
+            tz_name=row.timezone,
+        )
+        for message in touched:
+            if message.status == "skipped" and message.urgent and message.reason in URGENT_SKIP_REASONS:
+                alert_undelivered(
+                    session, business=self.rt.business, message=message, reason=message.reason, now=now
+                )
+        return event
+
+    def replan(self, session: Session, row: BookingRow, *, now: datetime) -> None:
+        planner: Planner = self.rt.planner(row.playbook)
+        outbox.enqueue(
+            session,
+            business_id=self.business_id,
+            booking_id=row.id,
+            planned=planner.timed(self.value(session, row), now=now),
+            now=now,
+            schedule_version=row.schedule_version,
+            tz_name=row.timezone,
+        )
+
+    def _event_time(self, at: str | datetime | None, row: BookingRow, now: datetime) -> datetime:
+        """When a reported event happened: by the engine clock, or ``at`` within the last week.
+
+        An event cannot have happened in the future (beyond a little clock skew) nor
+        long before anyone could report it; either is a typo that would corrupt the
+        report's lateness figures.
+        """
+        if at is None:
+            return now
+        tz = timing.zone(row.timezone)
+        when = self._instant(at, tz, "at")
+        if when > now + EVENT_CLOCK_SKEW:
+            raise UserInputError(
+                f"at: {timing.local_iso(when, tz)} is in the future (the engine clock says "
+                f"{timing.local_iso(now, tz)})",
+                field="at",
+            )
+        if when < now - EVENT_MAX_AGE:
+            raise UserInputError(
+                f"at: {timing.local_iso(when, tz)} is more than {EVENT_MAX_AGE.days} days ago", field="at"
+            )
+        return when
+
+    def _refuse(
+        self, row: BookingRow, action: str, statuses: frozenset[BookingStatus] | set[BookingStatus]
+    ) -> None:
+        if B(row.status) in statuses:
+            raise ConflictError(f"cannot {action} booking {row.ref}: it is {row.status}", field="ref")
+
+    def delay(
+        self,
+        ref: str,
+        *,
+        minutes: int | None = None,
+        until: str | datetime | None = None,
+        reason: str | None = None,
+        at: str | datetime | None = None,
+        session: Session | None = None,
+    ) -> BookingRow:
+        now = self.rt.now()
+        if (minutes is None) == (until is None):
+            raise UserInputError("delay: give exactly one of --minutes and --until", field="minutes")
+        if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 1):
+            raise UserInputError("minutes: must be a whole number of at least 1", field="minutes")
+        reason = _text(reason, "reason", 500)
+        with self.transaction(session) as session:
+            row = self.lock(session, ref)
+            self._refuse(row, "delay", {*STARTED_OR_LATER, B.CANCELLED, B.NO_SHOW})
+            tz = timing.zone(row.timezone)
+            if until is not None:
+                new_start = self._instant(until, tz, "until")
+                if new_start <= row.start_at:
+                    raise ConflictError(
+                        f"until: {timing.local_iso(new_start, tz)} is not later than the expected start "
+                        f"{timing.local_iso(row.start_at, tz)}",
+                        field="until",
+                    )
+            else:
+                assert minutes is not None
+                new_start = row.start_at + timedelta(minutes=minutes)
+            shift = new_start - row.start_at
+            row.start_at, row.end_at = new_start, row.end_at + shift
+            row.delay_reason = reason or row.delay_reason
+            row.invite_sequence += 1
+            row.updated_at = now
+            told = row.told_start or row.promised_start
+            notify = new_start - told >= self.rt.playbooks.get(row.playbook).min_delay
+            self._supersede_recent_delay_notice(session, row, now) if notify else None
+            data = {
+                "minutes": int(shift.total_seconds() // 60),
+                "until": timing.local_iso(new_start, tz),
+                "reason": reason,
+            }
+            self.apply_event(
+                session,
+                row,
+                "booking.delayed",
+                data,
+                at=self._event_time(at, row, now),
+                now=now,
+                notify=notify,
+            )
+            if notify:
+                row.told_start = new_start
+            else:
+                outbox.record(
+                    session,
+                    business_id=self.business_id,
+                    booking_id=row.id,
+                    at=now,
+                    kind="staff",
+                    detail="ETA updated without a message: below min_delay_notice",
+                )
+            return row
+
+    def _supersede_recent_delay_notice(self, session: Session, row: BookingRow, now: datetime) -> None:
+        planner = self.rt.planner(row.playbook)
+        steps = [s.id for s in planner.steps_for("booking.delayed")] + ["invite_update"]
+        recent = session.scalars(
+            select(MessageRow)
+            .where(
+                MessageRow.booking_id == row.id,
+                MessageRow.step.in_(steps),
+                MessageRow.status == "planned",
+                MessageRow.created_at >= now - SUPERSEDE_WINDOW,
+            )
+            .order_by(MessageRow.id)
+            .with_for_update()
+        )
+        for message in recent:
+            # Claimed meanwhile: it is on its way, and the new notice follows it.
+            with suppress(outbox.TransitionError):
+                outbox.transition(
+                    session, message, outbox.S.CANCELLED, now=now, reason="superseded", ready_at=None
+                )
+
+    def reschedule(
+        self,
+        ref: str,
+        *,
+        start: str | datetime,
+        end: str | datetime | None = None,
+        at: str | datetime | None = None,
+        session: Session | None = None,
+    ) -> BookingRow:
+        now = self.rt.now()
+        with self.transaction(session) as session:
+            row = self.lock(session, ref)
+            self._refuse(row, "reschedule", {B.COMPLETED, B.CANCELLED, B.NO_SHOW})
+            tz = timing.zone(row.timezone)
+            new_start = self._instant(start, tz, "start")
+            new_end = (
+                self._instant(end, tz, "end")
+                if end is not None
+                else new_start + (row.promised_end - row.promised_start)
+            )
+            if new_end <= new_start:
+                raise UserInputError("end: must be after start", field="end")
+            if new_start < now - PAST_START_GRACE:
+                raise UserInputError("start: more than 1 h in the past", field="start")
+            self._reschedule(session, row, new_start, new_end, at=self._event_time(at, row, now), now=now)
+            return row
+
+    def _reschedule(
+        self,
+        session: Session,
+        row: BookingRow,
+        start: datetime,
+        end: datetime,
+        *,
+        at: datetime,
+        now: datetime,
+    ) -> None:
+        outbox.cancel_pending(session, booking_id=row.id, reason="superseded", now=now, only_schedule=True)
+        row.start_at = row.promised_start = row.told_start = start
+        row.end_at = row.promised_end = end
+        row.confirmed = False
+        row.delay_reason = None
+        if row.status == B.CONFIRMED:
+            row.status = str(B.BOOKED)
+        anchors = dict(row.anchors or {})
+        anchors.pop("confirmed", None)
+        row.anchors = anchors
+        row.schedule_version += 1
+        row.invite_sequence += 1
+        row.updated_at = now
+        tz = timing.zone(row.timezone)
+        data = {"start": timing.local_iso(start, tz), "end": timing.local_iso(end, tz)}
+        self.apply_event(session, row, "booking.rescheduled", data, at=at, now=now)
+
+    def _set_anchor(self, row: BookingRow, anchor: str, at: datetime) -> None:
+        anchors = dict(row.anchors or {})
+        anchors[anchor] = at.isoformat()
+        row.anchors = anchors
+
+    def _status_event(
+        self,
+        ref: str,
+        *,
+        name: str,
+        to: BookingStatus,
+        anchor: str | None,
+        refuse: set[BookingStatus],
+        at: str | datetime | None,
+        data: dict[str, Any] | None = None,
+        cancel_reason: str | None = None,
+        update: Mapping[str, Any] | None = None,
+        session: Session | None = None,
+    ) -> BookingRow:
+        now = self.rt.now()
+        with self.transaction(session) as session:
+            row = self.lock(session, ref)
+            self._refuse(row, name.split(".")[-1].replace("_", "-"), refuse)
+            when = self._event_time(at, row, now)
+            if cancel_reason:
+                outbox.cancel_pending(session, booking_id=row.id, reason=cancel_reason, now=now)
+                row.invite_sequence += 1
+                # Messages planned before this instant must not go even if already claimed.
+                self._set_anchor(row, "closed_at", now)
+            for key, value in (update or {}).items():
+                setattr(row, key, value)
+            row.status = str(to)
+            if anchor:
+                self._set_anchor(row, anchor, when)
+            row.updated_at = now
+            self.apply_event(session, row, name, data or {}, at=when, now=now)
+            return row
+
+    def start(
+        self, ref: str, *, at: str | datetime | None = None, session: Session | None = None
+    ) -> BookingRow:
+        return self._status_event(
+            ref,
+            name="job.started",
+            to=B.STARTED,
+            anchor="started",
+            refuse={*STARTED_OR_LATER, B.CANCELLED, B.NO_SHOW},
+            at=at,
+            session=session,
+        )
+
+    def ready(
+        self,
+        ref: str,
+        *,
+        price: str | None = None,
+        pickup: str | datetime | None = None,
+        at: str | datetime | None = None,
+        session: Session | None = None,
+    ) -> BookingRow:
+        amount = str(self.money(price, "price")) if price is not None else None
+        with self.transaction(session) as tx:
+            row = self.lock(tx, ref)  # the pickup time is read in the booking's zone
+            update: dict[str, Any] = {}
+            data: dict[str, Any] = {}
+            if amount is not None:
+                update["final_price"] = data["price"] = amount
+            if pickup is not None:
+                tz = timing.zone(row.timezone)
+                update["pickup_at"] = self._instant(pickup, tz, "pickup")
+                data["pickup"] = timing.local_iso(update["pickup_at"], tz)
+            return self._status_event(
+                ref,
+                name="job.ready",
+                to=B.READY,
+                anchor="ready",
+                refuse={B.READY, *CLOSED},
+                at=at,
+                data=data,
+                update=update,
+                session=tx,
+            )
+
+    def complete(
+        self,
+        ref: str,
+        *,
+        price: str | None = None,
+        at: str | datetime | None = None,
+        session: Session | None = None,
+    ) -> BookingRow:
+        update: dict[str, Any] = {}
+        data: dict[str, Any] = {}
+        if price is not None:
+            update["final_price"] = data["price"] = str(self.money(price, "price"))
+        return self._status_event(
+            ref,
+            name="job.completed",
+            to=B.COMPLETED,
+            anchor="completed",
+            refuse=set(CLOSED),
+            at=at,
+            data=data,
+            update=update,
+            session=session,
+        )
+
+    def no_show(
+        self, ref: str, *, at: str | datetime | None = None, session: Session | None = None
+    ) -> BookingRow:
+        return self._status_event(
+            ref,
+            name="booking.no_show",
+            to=B.NO_SHOW,
+            anchor=None,
+            refuse={*STARTED_OR_LATER, B.CANCELLED, B.NO_SHOW},
+            at=at,
+            cancel_reason="booking_cancelled",
+            session=session,
+        )
+
+    def cancel(
+        self,
+        ref: str,
+        *,
+        reason: str | None = None,
+        at: str | datetime | None = None,
+        session: Session | None = None,
+    ) -> BookingRow:
+        reason = _text(reason, "reason", 500)
+        return self._status_event(
+            ref,
+            name="booking.cancelled",
+            to=B.CANCELLED,
+            anchor="cancelled",
+            refuse=set(CLOSED),
+            at=at,
+            data={"reason": reason},
+            cancel_reason="booking_cancelled",
+            session=session,
+        )
+
+    def confirm(
+        self,
+        ref: str,
+        *,
+        at: str | datetime | None = None,
+        source: str = "customer",
+        session: Session | None = None,
+    ) -> BookingRow:
+        now = self.rt.now()
+        with self.transaction(session) as tx:
+            row = self.lock(tx, ref)
+            self._refuse(row, "confirm", set(CLOSED))
+            if row.confirmed:
+                return row
+            when = self._event_time(at, row, now)
+            row.confirmed = True
+            if row.status == B.BOOKED:
+                row.status = str(B.CONFIRMED)
+            self._set_anchor(row, "confirmed", when)
+            row.updated_at = now
+            self.apply_event(tx, row, "booking.confirmed", {"source": source}, at=when, now=now)
+            return row
+
+    def finding(
+        self,
+        ref: str,
+        *,
+        text: str,
+        price: str | None = None,
+        must_fix: bool = False,
+        at: str | datetime | None = None,
+        session: Session | None = None,
+    ) -> BookingRow:
+        now = self.rt.now()
+        clean = _text(text, "text", 1000)
+        if not clean:
+            raise UserInputError("text: describe what was found", field="text")
+        amount = str(self.money(price, "price")) if price is not None else None
+        with self.transaction(session) as tx:
+            row = self.lock(tx, ref)
+            self._refuse(row, "add a finding to", set(CLOSED))
+            when = self._event_time(at, row, now)
+            finding = FindingRow(
+                business_id=self.business_id,
+                booking_id=row.id,
+                text=clean,
+                price=amount,
+                must_fix=must_fix,
+                decision="pending",
+                created_at=when,
+            )
+            tx.add(finding)
+            tx.flush()
+            data = {"text": clean, "price": amount, "must_fix": must_fix, "finding_id": finding.id}
+            row.updated_at = now
+            self.apply_event(tx, row, "job.finding", data, at=when, now=now)
+            return row
+
+    def customer_event(
+        self,
+        ref: str,
+        name: str,
+        data: dict[str, Any],
+        *,
+        at: str | datetime | None = None,
+        session: Session | None = None,
+    ) -> BookingRow:
+        """``customer.replied`` (``text``) or ``customer.scored`` (``score`` 0-10)."""
+        now = self.rt.now()
+        with self.transaction(session) as tx:
+            row = self.lock(tx, ref)
+            when = self._event_time(at, row, now)
+            if name == "customer.scored":
+                try:
+                    score = int(str(data.get("score")))
+                except ValueError as exc:
+                    raise UserInputError("score: expected a whole number 0-10", field="score") from exc
+                if not 0 <= score <= 10:
+                    raise UserInputError("score: expected a whole number 0-10", field="score")
+                row.score = score
+                data = {"score": score}
+            elif name == "customer.replied":
+                data = {"text": _text(str(data.get("text", "")), "text", 1600)}
+            else:
+                raise UserInputError(f"event: unknown customer event {name!r}", field="event")
+            row.updated_at = now
+            self.apply_event(tx, row, name, data, at=when, now=now)
+            return row
+
+    def money(self, value: str, field_name: str) -> Decimal:
+        """An amount as typed by staff, read by the business's conventions."""
+        return parse_money(value, field=field_name)

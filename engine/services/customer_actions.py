@@ -1,0 +1,181 @@
+"""What a customer can do on their page (``/b/<token>``), each one recorded in the history.
+
+The page's link names the booking by row id; every function here takes that
+id and works only on that booking, so one customer's link can never touch
+another's booking or findings. Confirm and cancel go through
+``BookingService`` (the same events as the CLI and the API); asking for
+another time is a ``reply`` that alerts staff (it never moves the booking by
+itself, as SPEC says of the SMS ``ENDRE``); finding decisions and option
+choices are ``choice`` rows. Repeating an action with the same answer changes
+nothing, so a double tap or the back button is harmless.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.core.contacts import address_hash
+from engine.core.values import CLOSED, BookingStatus
+from engine.exceptions import ConflictError, NotFoundError, UserInputError
+from engine.runtime import Runtime
+from engine.services import findings
+from engine.services.alerts import alert_text, raise_alert
+from engine.services.bookings import BookingService
+from engine.store import outbox
+from engine.store.tables import BookingRow, CustomerRow, FindingRow, OptOutRow
+
+DECISIONS = frozenset({"approved", "declined"})
+WAITING = frozenset({BookingStatus.BOOKED, BookingStatus.CONFIRMED})
+MAX_WISH = 500
+SOURCE = "page"
+
+
+class CustomerActions:
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+        self.service = BookingService(runtime)
+
+    def booking(self, session: Session, booking_id: int) -> BookingRow:
+        row = session.get(BookingRow, booking_id)
+        if row is None or row.business_id != self.service.business_id:
+            raise NotFoundError("this booking no longer exists", field="booking")
+        return row
+
+    def _open(self, session: Session, booking_id: int, action: str) -> BookingRow:
+        """The booking, locked for this action's transaction, refused once closed."""
+        row = self.service.lock_id(session, booking_id)
+        if BookingStatus(row.status) in CLOSED:
+            raise ConflictError(f"cannot {action}: the booking is {row.status}", field="booking")
+        return row
+
+    def confirm(self, booking_id: int) -> None:
+        with self.rt.database.session() as session:
+            row = self.service.lock_id(session, booking_id)
+            self.service.confirm(row.ref, source=SOURCE, session=session)
+
+    def cancel(self, booking_id: int) -> None:
+        """Only before the work starts: once started, cancelling is a conversation with staff."""
+        with self.rt.database.session() as session:
+            row = self.service.lock_id(session, booking_id)
+            status = BookingStatus(row.status)
+            if status == BookingStatus.CANCELLED:
+                return
+            if status not in WAITING:
+                raise ConflictError(f"cannot cancel: the booking is {status}", field="booking")
+            self.service.cancel(row.ref, reason="cancelled by the customer on their page", session=session)
+
+    def ask_other_time(self, booking_id: int, wish: str | None) -> None:
+        """A ``reply`` (class ``change``) in the history and an alert to staff."""
+        text = (wish or "").strip()
+        if len(text) > MAX_WISH:
+            raise UserInputError(f"text: longer than {MAX_WISH} characters", field="text")
+        now = self.rt.now()
+        with self.rt.database.session() as session:
+            row = self._open(session, booking_id, "ask for another time")
+            outbox.record(
+                session,
+                business_id=row.business_id,
+                booking_id=row.id,
+                at=now,
+                kind="reply",
+                detail=text or "asked for another time",
+                data={"class": "change", "source": SOURCE},
+            )
+            customer = session.get(CustomerRow, row.customer_id)
+            alert = alert_text(
+                self.rt.business, "change", name=customer.name if customer else "?", ref=row.ref
+            )
+            raise_alert(
+                session,
+                business=self.rt.business,
+                booking_id=row.id,
+                ref=row.ref,
+                text=f"{alert} «{text}»" if text else alert,
+                now=now,
+            )
+
+    def decide_finding(self, booking_id: int, finding_id: int, decision: str) -> None:
+        """Approve or decline one finding of this booking; a ``choice`` row records it."""
+        if decision not in DECISIONS:
+            raise UserInputError("decision: expected approved or declined", field="decision")
+        now = self.rt.now()
+        with self.rt.database.session() as session:
+            row = self._open(session, booking_id, "answer")
+            finding = session.get(FindingRow, finding_id)
+            if finding is None or finding.booking_id != row.id:
+                raise NotFoundError("no such finding on this booking", field="finding")
+            if finding.decision == decision:
+                return
+            if finding.decision != "pending":
+                raise ConflictError(f"this was already {finding.decision}", field="decision")
+            findings.decide(
+                session,
+                business=self.rt.business,
+                booking=row,
+                finding=finding,
+                decision=decision,
+                now=now,
+                source=SOURCE,
+            )
+
+    def choose(self, booking_id: int, option_id: str, choice: str) -> None:
+        """Store one of the playbook's ``options`` in ``BookingRow.choices``."""
+        now = self.rt.now()
+        with self.rt.database.session() as session:
+            row = self._open(session, booking_id, "change a choice")
+            playbook = self.rt.playbooks.get(row.playbook)
+            option = next((o for o in playbook.options if o.id == option_id), None)
+            if option is None:
+                raise NotFoundError(f"no option {option_id!r}", field="option")
+            if choice not in option.choices:
+                raise UserInputError(f"choice: expected one of {', '.join(option.choices)}", field="choice")
+            if (row.choices or {}).get(option_id) == choice:
+                return
+            row.choices = {**(row.choices or {}), option_id: choice}
+            row.updated_at = now
+            outbox.record(
+                session,
+                business_id=row.business_id,
+                booking_id=row.id,
+                at=now,
+                kind="choice",
+                detail=f"{option_id}: {choice}",
+                data={"option": option_id, "choice": choice, "source": SOURCE},
+            )
+
+    def unsubscribe(self, booking_id: int) -> None:
+        """No more marketing messages (the ``List-Unsubscribe`` link); service messages still go."""
+        now = self.rt.now()
+        with self.rt.database.session() as session:
+            row = self.service.lock_id(session, booking_id)
+            customer = session.get(CustomerRow, row.customer_id)
+            if customer is None:
+                return
+            customer.marketing_ok = False
+            # Kept as hashes of the addresses, like STOP: it outlives this booking and an erasure.
+            for address in filter(None, (customer.phone, customer.email)):
+                digest = address_hash("marketing", address, self.rt.settings.secret)
+                exists = session.scalar(
+                    select(OptOutRow.id).where(
+                        OptOutRow.business_id == row.business_id, OptOutRow.address_hash == digest
+                    )
+                )
+                if exists is None:
+                    session.add(
+                        OptOutRow(
+                            business_id=row.business_id,
+                            channel="marketing",
+                            address_hash=digest,
+                            created_at=now,
+                        )
+                    )
+            outbox.record(
+                session,
+                business_id=row.business_id,
+                booking_id=row.id,
+                at=now,
+                kind="choice",
+                detail="no more offers (unsubscribed on the page)",
+                data={"marketing_ok": False, "source": SOURCE},
+            )

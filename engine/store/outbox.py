@@ -1,0 +1,457 @@
+"""The outbox: message rows, their state machine and the history of every change.
+
+Every transition is a compare-and-set (``UPDATE ... WHERE id = :id AND status
+IN (:allowed)``) appended to the history; a zero row count means someone else
+moved the row first and raises ``TransitionError``. "Now" always comes from
+the caller, so tests and simulations control every lease and due time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, bindparam, insert, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from engine.core.values import PENDING, TRANSITIONS, MessageStatus, PlannedMessage
+from engine.store.tables import HistoryRow, MessageRow
+
+S = MessageStatus
+
+
+class TransitionError(RuntimeError):
+    """A compare-and-set found the row in another state than expected."""
+
+
+def record(
+    session: Session,
+    *,
+    business_id: str,
+    booking_id: int | None,
+    at: datetime,
+    kind: str,
+    detail: str | None = None,
+    data: dict[str, Any] | None = None,
+    message_id: int | None = None,
+) -> HistoryRow:
+    row = HistoryRow(
+        business_id=business_id,
+        booking_id=booking_id,
+        message_id=message_id,
+        at=at,
+        kind=kind,
+        detail=detail,
+        data=data or {},
+    )
+    session.add(row)
+    return row
+
+
+def _message_detail(row: MessageRow, extra: str | None = None) -> str:
+    parts = [f"{row.step} ({row.channel})"]
+    if row.reason:
+        parts.append(row.reason)
+    if extra:
+        parts.append(extra)
+    return ": ".join(parts)
+
+
+def enqueue(
+    session: Session,
+    *,
+    business_id: str,
+    booking_id: int,
+    planned: Iterable[PlannedMessage],
+    now: datetime,
+    schedule_version: int,
+    tz_name: str,
+) -> list[MessageRow]:
+    """Insert new keys; move pending rows whose due time changed; leave the rest.
+
+    Returns the rows inserted or moved.
+    """
+    wanted = list(planned)
+    if not wanted:
+        return []
+    existing = {
+        row.key: row
+        for row in session.scalars(
+            select(MessageRow).where(
+                MessageRow.booking_id == booking_id,
+                MessageRow.key.in_([p.key for p in wanted]),
+            )
+        )
+    }
+    touched = []
+    for plan in wanted:
+        row = existing.get(plan.key)
+        if row is None:
+            touched.append(_insert(session, business_id, booking_id, plan, now, schedule_version, tz_name))
+        elif _move(session, row, plan, now, tz_name):
+            touched.append(row)
+    return touched
+
+
+def _insert(
+    session: Session,
+    business_id: str,
+    booking_id: int,
+    plan: PlannedMessage,
+    now: datetime,
+    version: int,
+    tz_name: str,
+) -> MessageRow:
+    row = MessageRow(
+        business_id=business_id,
+        booking_id=booking_id,
+        key=plan.key,
+        step=plan.step,
+        template=plan.template,
+        channel=plan.channel,
+        status=str(plan.status),
+        reason=plan.reason,
+        due_at=plan.due_at,
+        ready_at=plan.due_at if plan.status == S.PLANNED else None,
+        event_id=int(plan.event_id) if plan.event_id else None,
+        urgent=plan.urgent,
+        about_at=plan.about,
+        moves_with_start=plan.moves_with_start,
+        attempts=0,
+        schedule_version=version,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    session.flush()
+    record(
+        session,
+        business_id=business_id,
+        booking_id=booking_id,
+        message_id=row.id,
+        at=now,
+        kind=f"message:{row.status}",
+        detail=_message_detail(row, _due_text(plan.due_at, tz_name) if plan.status == S.PLANNED else None),
+        data={"due_at": plan.due_at.isoformat() if plan.due_at else None},
+    )
+    return row
+
+
+def _due_text(due: datetime | None, tz_name: str) -> str | None:
+    from engine.core.timing import local_iso, zone
+
+    return f"due {local_iso(due, zone(tz_name))}" if due else None
+
+
+def _move(session: Session, row: MessageRow, plan: PlannedMessage, now: datetime, tz_name: str) -> bool:
+    """Move a pending row to the plan's new time (a delay), keeping its id."""
+    if row.status != S.PLANNED or plan.status != S.PLANNED or plan.due_at is None:
+        return False
+    if row.due_at == plan.due_at:
+        return False
+    from engine.core.timing import local_iso, zone
+
+    result = session.execute(
+        update(MessageRow)
+        .where(MessageRow.id == row.id, MessageRow.status == S.PLANNED)
+        .values(due_at=plan.due_at, ready_at=plan.due_at, about_at=plan.about, updated_at=now)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False  # claimed meanwhile: the dispatcher re-checks it against the booking
+    record(
+        session,
+        business_id=row.business_id,
+        booking_id=row.booking_id,
+        message_id=row.id,
+        at=now,
+        kind="message:planned",
+        detail=_message_detail(row, f"moved to {local_iso(plan.due_at, zone(tz_name))}"),
+        data={
+            "due_at": plan.due_at.isoformat(),
+            "moved_from": row.due_at.isoformat() if row.due_at else None,
+        },
+    )
+    session.refresh(row)
+    return True
+
+
+def transition(
+    session: Session,
+    row: MessageRow,
+    to: MessageStatus,
+    *,
+    now: datetime,
+    reason: str | None = None,
+    detail: str | None = None,
+    expect: Iterable[MessageStatus] | None = None,
+    owner: str | None = None,
+    **values: Any,
+) -> None:
+    """Compare-and-set ``row`` into ``to``; raises ``TransitionError`` if it moved meanwhile.
+
+    With ``owner`` the row must also still be leased to that worker: a claim
+    that expired and was taken over by another process is no longer ours to settle.
+    """
+    allowed = [s for s in (expect or S) if to in TRANSITIONS[s]]
+    query = update(MessageRow).where(
+        MessageRow.id == row.id, MessageRow.status.in_([str(s) for s in allowed])
+    )
+    if owner is not None:
+        query = query.where(MessageRow.claimed_by == owner)
+    result = session.execute(
+        query.values(status=str(to), reason=reason, updated_at=now, **values).execution_options(
+            synchronize_session=False
+        )
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        held = f" claimed by {owner}" if owner else ""
+        raise TransitionError(f"message {row.id} is no longer{held} in {', '.join(map(str, allowed))}")
+    # The row now holds exactly these values: no SELECT needed to learn them.
+    for name, value in {"status": str(to), "reason": reason, "updated_at": now, **values}.items():
+        set_committed_value(row, name, value)
+    record(
+        session,
+        business_id=row.business_id,
+        booking_id=row.booking_id,
+        message_id=row.id,
+        at=now,
+        kind=f"message:{to}",
+        detail=_message_detail(row, detail),
+    )
+
+
+def release(
+    session: Session,
+    row: MessageRow,
+    to: MessageStatus,
+    *,
+    worker: str | None,
+    now: datetime,
+    reason: str | None = None,
+    detail: str | None = None,
+    **values: Any,
+) -> None:
+    """A row claimed by ``worker`` leaves ``sending``: the outcome is recorded and the lease dropped.
+
+    ``ready_at`` is cleared unless given (a row going back to ``planned`` or
+    ``retrying`` says when it is due again). Raises ``TransitionError`` if the
+    row is no longer ``sending`` under ``worker``'s claim (``None``: the reaper,
+    which holds the row's lock, settles it whoever claimed it).
+    """
+    values.setdefault("ready_at", None)
+    transition(
+        session,
+        row,
+        to,
+        now=now,
+        reason=reason,
+        detail=detail,
+        expect=[S.SENDING],
+        owner=worker,
+        claimed_by=None,
+        claimed_until=None,
+        **values,
+    )
+
+
+def cancel_pending(
+    session: Session,
+    *,
+    booking_id: int,
+    reason: str,
+    now: datetime,
+    only_schedule: bool = False,
+    steps: Sequence[str] | None = None,
+) -> list[MessageRow]:
+    """Cancel the booking's pending rows (all, or those on the start/end schedule)."""
+    query = select(MessageRow).where(
+        MessageRow.booking_id == booking_id,
+        MessageRow.status.in_([str(s) for s in PENDING]),
+    )
+    if only_schedule:
+        query = query.where(MessageRow.moves_with_start.is_(True))
+    if steps is not None:
+        query = query.where(MessageRow.step.in_(list(steps)))
+    # Locked as read: a dispatcher claiming one of them meanwhile makes it ``sending``, which
+    # this UPDATE must not touch (the send-time check stops it against the booking instead).
+    rows = list(session.scalars(query.order_by(MessageRow.id).with_for_update()))
+    cancelled = []
+    for row in rows:
+        try:
+            transition(session, row, S.CANCELLED, now=now, reason=reason, ready_at=None)
+        except TransitionError:
+            continue
+        cancelled.append(row)
+    return cancelled
+
+
+def claim_due(
+    session: Session,
+    *,
+    now: datetime,
+    worker: str,
+    lease: timedelta,
+    limit: int,
+    skip_locked: bool,
+) -> list[MessageRow]:
+    """Lease up to ``limit`` due rows to ``worker``, earliest first."""
+    due = and_(
+        MessageRow.status.in_([str(S.PLANNED), str(S.RETRYING)]),
+        MessageRow.ready_at <= now,
+    )
+    query = select(MessageRow.id).where(due).order_by(MessageRow.ready_at, MessageRow.id).limit(limit)
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True)
+    ids = list(session.scalars(query))
+    if not ids:
+        return []
+    session.execute(
+        update(MessageRow)
+        .where(MessageRow.id.in_(ids), due)
+        .values(
+            status=str(S.SENDING),
+            claimed_by=worker,
+            claimed_until=now + lease,
+            attempts=MessageRow.attempts + 1,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    rows = list(
+        session.scalars(
+            select(MessageRow)
+            .where(
+                MessageRow.id.in_(ids),
+                MessageRow.claimed_by == worker,
+                MessageRow.status == str(S.SENDING),
+            )
+            .order_by(MessageRow.ready_at, MessageRow.id)
+        )
+    )
+    if rows:  # every transition is in the history, claims too: one INSERT for the batch
+        session.execute(
+            insert(HistoryRow),
+            [
+                {
+                    "business_id": r.business_id,
+                    "booking_id": r.booking_id,
+                    "message_id": r.id,
+                    "at": now,
+                    "kind": "message:sending",
+                    "detail": f"{r.step} ({r.channel}): claimed by {worker}",
+                    "data": {"attempt": r.attempts},
+                }
+                for r in rows
+            ],
+        )
+    return rows
+
+
+def reap_expired_claims(session: Session, *, now: datetime) -> int:
+    """Rows whose claimer died: back to ``planned`` (SPEC: ``sending -> planned``).
+
+    The rows are locked as they are read (``FOR UPDATE SKIP LOCKED`` where the
+    database has it; SQLite's ``BEGIN IMMEDIATE`` already serialises writers):
+    otherwise a second dispatcher could reap and re-claim a row between this
+    read and the compare-and-set below, which would then reset a live claim
+    and let the row be claimed, and sent, twice.
+    """
+    rows = list(
+        session.scalars(
+            select(MessageRow)
+            .where(MessageRow.status == str(S.SENDING), MessageRow.claimed_until < now)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    for row in rows:
+        release(
+            session,
+            row,
+            S.PLANNED,
+            worker=row.claimed_by,
+            now=now,
+            detail="claim expired",
+            ready_at=now,
+            attempts=max(row.attempts - 1, 0),
+        )
+    return len(rows)
+
+
+def mark_sent_many(
+    session: Session, sent: Sequence[tuple[MessageRow, dict[str, Any]]], *, now: datetime, worker: str
+) -> bool:
+    """``sending -> sent`` for a batch in two statements (an executemany UPDATE and one INSERT).
+
+    Each row must still be ``sending`` under ``worker``'s claim. Returns False, having
+    changed nothing, when any row was not; the caller then marks them one by one.
+    """
+    if not sent:
+        return True
+    table = cast(Table, MessageRow.__table__)  # Core table: executemany by primary key
+    statement = (
+        update(table)
+        .where(
+            table.c.id == bindparam("b_id"), table.c.status == str(S.SENDING), table.c.claimed_by == worker
+        )
+        .values(
+            status=str(S.SENT),
+            reason=None,
+            updated_at=now,
+            sent_at=now,
+            claimed_by=None,
+            claimed_until=None,
+            ready_at=None,
+            next_attempt_at=None,
+            provider_id=bindparam("b_provider_id"),
+            to_addr=bindparam("b_to"),
+            body=bindparam("b_body"),
+            subject=bindparam("b_subject"),
+        )
+    )
+    params = [
+        {
+            "b_id": row.id,
+            "b_provider_id": v.get("provider_id"),
+            "b_to": v.get("to_addr"),
+            "b_body": v.get("body"),
+            "b_subject": v.get("subject"),
+        }
+        for row, v in sent
+    ]
+    savepoint = session.begin_nested()
+    result = session.connection().execute(statement, params)
+    if result.rowcount != len(sent):
+        savepoint.rollback()
+        return False
+    savepoint.commit()
+    for row, values in sent:
+        for name, value in {
+            "status": str(S.SENT),
+            "reason": None,
+            "updated_at": now,
+            "sent_at": now,
+            "claimed_by": None,
+            "claimed_until": None,
+            "ready_at": None,
+            "next_attempt_at": None,
+            **values,
+        }.items():
+            set_committed_value(row, name, value)
+    session.execute(
+        insert(HistoryRow),
+        [
+            {
+                "business_id": row.business_id,
+                "booking_id": row.booking_id,
+                "message_id": row.id,
+                "at": now,
+                "kind": "message:sent",
+                "detail": _message_detail(row),
+                "data": {},
+            }
+            for row, _ in sent
+        ],
+    )
+    return True

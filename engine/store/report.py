@@ -1,0 +1,193 @@
+"""Expectation metrics: how well the business keeps its promises (``forvent report``).
+
+A playbook's ``promise`` names the event its window promises (``arrival``:
+``job.started``; ``ready``: ``job.ready``). A booking is late when that event
+came after ``promised_end``; a delay is announced in time when its first delay
+notice was sent before the promised start.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.core import timing
+from engine.store.tables import BookingRow, FindingRow, HistoryRow, MessageRow
+
+PROMISE_EVENT = {"arrival": "started", "ready": "ready"}
+SENT = {"sent", "delivered"}
+DEFAULT_PERIOD = timedelta(days=30)
+
+
+@dataclass
+class _Facts:
+    """What one booking contributes to the metrics."""
+
+    status: str
+    confirmed: bool
+    late_minutes: float | None  # None: the promised event has not happened
+    notice_lead: float | None  # minutes before the promised start the first delay notice went
+    notice_before_event: bool
+    ready_lead: float | None
+    over_estimate: bool
+    score: int | None
+    messages_sent: int
+    delivered: int
+    failures: Counter[str] = field(default_factory=Counter)
+    opt_outs: int = 0
+
+
+def _median(values: Sequence[float]) -> float | None:
+    return round(statistics.median(values), 1) if values else None
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def metrics(items: Iterable[_Facts]) -> dict[str, Any]:
+    rows = list(items)
+    happened = [r for r in rows if r.late_minutes is not None]
+    late = [r for r in happened if (r.late_minutes or 0) > 0]
+    announced = [r for r in late if r.notice_lead is not None and r.notice_lead > 0]
+    unannounced = [r for r in late if not r.notice_before_event]
+    scores = [r.score for r in rows if r.score is not None]
+    promoters = sum(1 for s in scores if s >= 9)
+    detractors = sum(1 for s in scores if s <= 6)
+    sent = sum(r.messages_sent for r in rows)
+    failures: Counter[str] = Counter()
+    for r in rows:
+        failures.update(r.failures)
+    return {
+        "bookings": len(rows),
+        "cancelled": sum(1 for r in rows if r.status == "cancelled"),
+        "no_shows": sum(1 for r in rows if r.status == "no_show"),
+        "confirmed_rate": _rate(sum(1 for r in rows if r.confirmed), len(rows)),
+        "kept_rate": _rate(len(happened) - len(late), len(happened)),
+        "late": len(late),
+        "late_announced_in_time_rate": _rate(len(announced), len(late)),
+        "notice_lead_minutes_median": _median([r.notice_lead for r in late if r.notice_lead is not None]),
+        "unannounced_late": len(unannounced),
+        "unannounced_late_minutes": round(sum(r.late_minutes or 0 for r in unannounced), 1),
+        "lateness_minutes_median": _median([r.late_minutes or 0 for r in late]),
+        "ready_notice_lead_minutes_median": _median([r.ready_lead for r in rows if r.ready_lead is not None]),
+        "over_estimate": sum(1 for r in rows if r.over_estimate),
+        "messages_sent": sent,
+        "delivery_rate": _rate(sum(r.delivered for r in rows), sent),
+        "failures_by_reason": dict(sorted(failures.items())),
+        "opt_outs": sum(r.opt_outs for r in rows),
+        "scores": len(scores),
+        "promoters": promoters,
+        "passives": len(scores) - promoters - detractors,
+        "detractors": detractors,
+        "nps": round(100 * (promoters - detractors) / len(scores), 1) if scores else None,
+    }
+
+
+def _minutes(delta: timedelta) -> float:
+    return delta.total_seconds() / 60
+
+
+def booking_facts(session: Session, booking: BookingRow, promise: str) -> _Facts:
+    anchors = {k: datetime.fromisoformat(v) for k, v in (booking.anchors or {}).items()}
+    event_at = anchors.get(PROMISE_EVENT[promise])
+    late = _minutes(event_at - booking.promised_end) if event_at else None
+    messages = list(session.scalars(select(MessageRow).where(MessageRow.booking_id == booking.id)))
+    history = {
+        h.id: h for h in session.scalars(select(HistoryRow).where(HistoryRow.booking_id == booking.id))
+    }
+
+    def triggered_by(message: MessageRow, name: str) -> bool:
+        event = history.get(message.event_id) if message.event_id else None
+        return event is not None and event.kind == f"event:{name}"
+
+    notices = sorted(m.sent_at for m in messages if m.sent_at and triggered_by(m, "booking.delayed"))
+    readies = sorted(m.sent_at for m in messages if m.sent_at and triggered_by(m, "job.ready"))
+    first_notice = notices[0] if notices else None
+    return _Facts(
+        status=booking.status,
+        confirmed=booking.confirmed or "confirmed" in anchors,
+        late_minutes=late,
+        notice_lead=_minutes(booking.promised_start - first_notice) if first_notice else None,
+        notice_before_event=bool(first_notice and event_at and first_notice <= event_at),
+        ready_lead=_minutes(booking.promised_end - readies[0]) if readies else None,
+        over_estimate=_over_estimate(session, booking),
+        score=booking.score,
+        messages_sent=sum(1 for m in messages if m.sent_at is not None),
+        delivered=sum(1 for m in messages if m.status == "delivered"),
+        failures=Counter(m.reason or "unknown" for m in messages if m.status == "failed"),
+        opt_outs=sum(
+            1 for h in history.values() if h.kind == "reply" and (h.data or {}).get("class") == "stop"
+        ),
+    )
+
+
+def _over_estimate(session: Session, booking: BookingRow) -> bool:
+    estimate = (booking.facts or {}).get("estimate")
+    if estimate is None or booking.final_price is None:
+        return False
+    approved = session.scalars(
+        select(FindingRow.price).where(FindingRow.booking_id == booking.id, FindingRow.decision == "approved")
+    )
+    allowed = Decimal(str(estimate)) + sum((Decimal(p) for p in approved if p), Decimal(0))
+    return Decimal(booking.final_price) > allowed
+
+
+def report(
+    session: Session,
+    *,
+    business_id: str,
+    promises: Mapping[str, str],
+    since: datetime,
+    until: datetime,
+) -> dict[str, Any]:
+    """Metrics per playbook and overall for bookings promised to start in [since, until)."""
+    bookings = session.scalars(
+        select(BookingRow).where(
+            BookingRow.business_id == business_id,
+            BookingRow.promised_start >= since,
+            BookingRow.promised_start < until,
+        )
+    )
+    per_playbook: dict[str, list[_Facts]] = {}
+    for booking in bookings:
+        promise = promises.get(booking.playbook, "arrival")
+        per_playbook.setdefault(booking.playbook, []).append(booking_facts(session, booking, promise))
+    everything = [f for facts in per_playbook.values() for f in facts]
+    return {
+        "since": timing.utc_z(since),
+        "until": timing.utc_z(until),
+        "overall": metrics(everything),
+        "playbooks": {pid: metrics(facts) for pid, facts in sorted(per_playbook.items())},
+    }
+
+
+def weekly(
+    session: Session,
+    *,
+    business_id: str,
+    promises: Mapping[str, str],
+    tz_name: str,
+    now: datetime,
+    weeks: int = 8,
+) -> list[dict[str, Any]]:
+    """The overall metrics of each of the last ``weeks`` local weeks (Monday to Monday), oldest first."""
+    tz = timing.zone(tz_name)
+    today = now.astimezone(tz).date()
+    monday = today - timedelta(days=today.weekday())
+    out = []
+    for back in range(weeks - 1, -1, -1):
+        first = monday - timedelta(weeks=back)
+        since = timing.wall(datetime.combine(first, datetime.min.time()), tz)
+        until = timing.wall(datetime.combine(first + timedelta(weeks=1), datetime.min.time()), tz)
+        data = report(session, business_id=business_id, promises=promises, since=since, until=until)
+        out.append({"week": first.isocalendar().week, "monday": first.isoformat(), **data["overall"]})
+    return out

@@ -1,0 +1,102 @@
+"""JSON shapes of bookings, messages and history, shared by the CLI and the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.core import timing
+from engine.store.tables import BookingRow, CustomerRow, HistoryRow, MessageRow
+
+
+def message_json(row: MessageRow, ref: str, tz_name: str) -> dict[str, Any]:
+    tz = timing.zone(tz_name)
+    return {
+        "id": str(row.id),
+        "booking": ref,
+        "step": row.step,
+        "channel": row.channel,
+        "status": row.status,
+        "reason": row.reason,
+        "due_at": timing.local_iso(row.due_at, tz),
+        "due_at_utc": timing.utc_z(row.due_at),
+        "sent_at": timing.local_iso(row.sent_at, tz),
+        "next_attempt_at": timing.local_iso(row.next_attempt_at, tz),
+        "attempts": row.attempts,
+        "to": row.to_addr,
+        "subject": row.subject,
+        "body": row.body,
+        "replaces": str(row.replaces_id) if row.replaces_id else None,
+    }
+
+
+def messages_json(session: Session, business_id: str, ref: str | None = None) -> list[dict[str, Any]]:
+    query = (
+        select(MessageRow, BookingRow.ref, BookingRow.timezone)
+        .join(BookingRow, BookingRow.id == MessageRow.booking_id)
+        .where(MessageRow.business_id == business_id)
+    )
+    if ref is not None:
+        query = query.where(BookingRow.ref == ref)
+    rows = list(session.execute(query).all())
+    rows.sort(key=lambda r: (r[0].due_at is None, r[0].due_at or r[0].created_at, r[0].id))
+    return [message_json(m, booking_ref, tz) for m, booking_ref, tz in rows]
+
+
+def history_json(session: Session, booking: BookingRow) -> list[dict[str, Any]]:
+    tz = timing.zone(booking.timezone)
+    rows = session.scalars(
+        select(HistoryRow).where(HistoryRow.booking_id == booking.id).order_by(HistoryRow.at, HistoryRow.id)
+    )
+    return [
+        {
+            "at": timing.local_iso(h.at, tz),
+            "kind": h.kind,
+            "detail": h.detail,
+            "message": str(h.message_id) if h.message_id else None,
+        }
+        for h in rows
+    ]
+
+
+def booking_json(session: Session, row: BookingRow, *, with_messages: bool = False) -> dict[str, Any]:
+    tz = timing.zone(row.timezone)
+    customer = session.get(CustomerRow, row.customer_id)
+    out: dict[str, Any] = {
+        "ref": row.ref,
+        "id": str(row.id),
+        "playbook": row.playbook,
+        "status": row.status,
+        "confirmed": row.confirmed,
+        "start": timing.local_iso(row.start_at, tz),
+        "end": timing.local_iso(row.end_at, tz),
+        "promised_start": timing.local_iso(row.promised_start, tz),
+        "promised_end": timing.local_iso(row.promised_end, tz),
+        "timezone": row.timezone,
+        "location": row.location,
+        "delay_minutes": int((row.start_at - row.promised_start).total_seconds() // 60),
+        "delay_reason": row.delay_reason,
+        "final_price": row.final_price,
+        "score": row.score,
+        "customer": {
+            "name": customer.name if customer else None,
+            "phone": customer.phone if customer else None,
+            "email": customer.email if customer else None,
+            "locale": row.locale,
+            "marketing_ok": customer.marketing_ok if customer else False,
+        },
+        "facts": dict(row.facts or {}),
+        "choices": dict(row.choices or {}),
+    }
+    if with_messages:
+        out["messages"] = [
+            message_json(m, row.ref, row.timezone)
+            for m in session.scalars(
+                select(MessageRow)
+                .where(MessageRow.booking_id == row.id)
+                .order_by(MessageRow.due_at, MessageRow.id)
+            )
+        ]
+    return out
