@@ -13,7 +13,7 @@ from engine.core.links import LinkSigner
 from engine.core.planner import Planner
 from engine.core.playbooks import PlaybookSet
 from engine.exceptions import ConfigurationError
-from engine.messages.rendering import Renderer
+from engine.messages.renderer import Renderer
 from engine.settings import Settings
 from engine.store.db import Database
 

@@ -1,16 +1,29 @@
-"""``if:`` / ``unless:`` expressions, compiled once and evaluated in Jinja's sandbox (pure)."""
+"""``if:`` / ``unless:`` expressions, compiled once and evaluated in the bounded sandbox (pure).
+
+Planning evaluates every condition of every step it plans, so a condition runs
+under the same limits as a template (engine/core/limits.py): a value too large
+to build (``'x' * 10**10``) is refused before it is built, and an evaluation
+that runs past ``MAX_CONDITION_SECONDS`` is stopped. Either is a
+``ConditionError`` naming the expression, never a hung planner.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, Final
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-_ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined)
+from engine.core.limits import Budget, LimitExceeded
+from engine.core.sandbox import BoundedEnvironment
+
+#: Wall-clock budget of one evaluation. A condition reads a few fields and compares
+#: them in microseconds; anything near this long is a condition gone wrong.
+MAX_CONDITION_SECONDS: Final = 0.5
+
+_ENV = BoundedEnvironment(undefined=StrictUndefined)
 
 
 class ConditionError(ValueError):
@@ -33,8 +46,11 @@ def check(expression: str) -> None:
 def evaluate(expression: str, context: Mapping[str, Any]) -> bool:
     """The truth of ``expression``; an undefined name counts as false, never as an error."""
     try:
-        return bool(_compiled(expression)(**context))
+        with Budget(seconds=MAX_CONDITION_SECONDS, activity="the condition"):
+            return bool(_compiled(expression)(**context))
     except UndefinedError:
         return False
     except SecurityError as exc:
         raise ConditionError(f"unsafe condition {expression!r}: {exc}") from exc
+    except LimitExceeded as exc:
+        raise ConditionError(f"condition {expression!r} stopped: {exc}") from exc

@@ -33,7 +33,7 @@ from engine.core.values import STARTED_OR_LATER, Booking, BookingStatus, Event, 
 from engine.exceptions import ChannelError, TemplateRenderError, TransientChannelError
 from engine.logs import fields
 from engine.messages.invites import Invite, build_invite
-from engine.messages.rendering import Kind
+from engine.messages.renderer import Kind
 from engine.runtime import Runtime
 from engine.services.alerts import STAFF_ALERT, URGENT_SKIP_REASONS, alert_undelivered
 from engine.services.bookings import BookingService

@@ -18,7 +18,8 @@ from engine.core.context import Links, build_context
 from engine.core.playbooks import LoadedPlaybook, Playbook, StepSpec, load_playbook
 from engine.core.values import Booking, Customer, Event
 from engine.exceptions import PlaybookError, TemplateRenderError
-from engine.messages.rendering import Renderer, check_template_source
+from engine.messages.renderer import Renderer
+from engine.messages.template_lint import check_template_source
 
 SHARED_TEMPLATES: dict[str, tuple[str, ...]] = {
     "cancelled": ("sms", "email"),

@@ -1,12 +1,16 @@
-"""The customer page's words in Norwegian, Danish and English, and dates in the customer's language."""
+"""The customer page's words in Norwegian, Danish and English, and its dates and prices.
+
+Dates, times and money print through engine/messages/formatting.py, as the
+messages do: a price or a day on the page reads as in the SMS or email that
+linked to it.
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
 
-from babel.dates import format_date, format_time
-from babel.numbers import format_currency
+from engine.messages import formatting
 
 LOCALES = ("nb", "da", "en")
 
@@ -180,34 +184,27 @@ STRINGS: dict[str, dict[str, str]] = {
     },
 }
 
-_DAY_PATTERN = {"nb": "EEEE d. MMMM", "da": "EEEE 'den' d. MMMM", "en": "EEEE d MMMM"}
-_DASH = "\u2013"
-
 
 def words(locale: str) -> dict[str, str]:
     return STRINGS.get(locale, STRINGS["en"])
 
 
 def day(value: date, locale: str) -> str:
-    text = format_date(value, _DAY_PATTERN.get(locale, _DAY_PATTERN["en"]), locale=locale)
-    return text[:1].upper() + text[1:]
+    """``Tirsdag 24. november``: the message's weekday and date, capitalised as a heading."""
+    return formatting.capitalised(formatting.weekday_date(value, locale))
 
 
 def clock(value: datetime, locale: str) -> str:
-    return format_time(value, "HH:mm", locale=locale)
+    return formatting.clock(value, locale)
 
 
 def window(start: datetime, end: datetime, locale: str) -> str:
     """``10:00–14:00``; with the end's day when it ends on another day."""
-    if start.date() == end.date():
-        return f"{clock(start, locale)}{_DASH}{clock(end, locale)}"
-    return f"{clock(start, locale)}{_DASH}{day(end, locale)} {clock(end, locale)}"
+    return formatting.window(start, end, locale)
 
 
 def money(amount: str | Decimal | None, currency: str, locale: str) -> str:
-    if amount is None:
-        return ""
-    return format_currency(Decimal(str(amount)), currency, locale=locale)
+    return "" if amount is None else formatting.money(amount, currency, locale)
 
 
 def option_label(label: str | None, option_id: str, locale: str) -> str:

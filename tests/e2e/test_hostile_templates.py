@@ -2,7 +2,7 @@
 
 A template that loops without end, recurses or builds a huge value must not
 hang the command (nor the dispatcher's pass, holding the database's write
-lock): rendering stops within its budget (engine/messages/rendering.py, "limits") and
+lock): rendering stops within its budget (engine/messages/limits.py) and
 the message fails as a ``template_error``. Every command here runs with a
 subprocess timeout as a safety net only; no test measures time.
 """

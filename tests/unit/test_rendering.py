@@ -11,9 +11,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from engine.core import limits as core_limits
 from engine.exceptions import TemplateRenderError
-from engine.messages import rendering
-from engine.messages.rendering import Renderer, check_template_source
+from engine.messages import limits
+from engine.messages.renderer import Renderer
+from engine.messages.template_lint import check_template_source
 
 OSLO = ZoneInfo("Europe/Oslo")
 START = datetime(2026, 11, 24, 10, 0, tzinfo=OSLO)  # a Tuesday
@@ -418,14 +420,14 @@ def refused(tmp_path: Path, source: str, kind: str = "sms") -> str:
 def test_a_runaway_loop_is_stopped_and_names_its_line(tmp_path: Path, body: str) -> None:
     source = "Hei {{ customer.first_name }}\n" + RUNAWAY.replace("{{ i }}", body)
     assert refused(tmp_path, source) == (
-        f"p/nb/t.sms.j2:2: loops ran more than {rendering.MAX_LOOP_ITERATIONS} times in one message"
+        f"p/nb/t.sms.j2:2: loops ran more than {core_limits.MAX_LOOP_ITERATIONS} times in one message"
     )
 
 
 def test_the_time_budget_is_checked_as_the_template_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(rendering, "MAX_RENDER_SECONDS", 0.0)  # spent before the first check
+    monkeypatch.setattr(limits, "MAX_RENDER_SECONDS", 0.0)  # spent before the first check
     message = refused(tmp_path, "Hei\n\n{% for i in range(3) %}{{ i }}{% endfor %}")
     assert message.startswith("p/nb/t.sms.j2:3: rendering took longer than 0 s and was stopped")
 
@@ -440,10 +442,10 @@ def test_the_time_budget_is_per_render(tmp_path: Path) -> None:
 
 
 def test_an_sms_of_more_than_ten_segments_is_a_template_error(tmp_path: Path) -> None:
-    limit = rendering.MAX_SMS_SEGMENTS * 153  # GSM-7 septets in 10 segments
+    limit = limits.MAX_SMS_SEGMENTS * 153  # GSM-7 septets in 10 segments
     renderer = write(tmp_path, {"p/nb/t.sms.j2": "{{ 'x' * n }}"})
     sms = renderer.render_sms("p", "t", "nb", "nb", context(n=limit))
-    assert sms.segments == rendering.MAX_SMS_SEGMENTS
+    assert sms.segments == limits.MAX_SMS_SEGMENTS
     with pytest.raises(TemplateRenderError) as caught:
         renderer.render_sms("p", "t", "nb", "nb", context(n=limit + 1))
     assert str(caught.value) == (
@@ -456,15 +458,14 @@ def test_an_email_over_1_mb_is_a_template_error(tmp_path: Path) -> None:
     # over the email limit.
     message = refused(tmp_path, "{% for i in range(6000) %}{{ 'ø' * 100 }}{% endfor %}", "email")
     assert (
-        message
-        == f"p/nb/t.email.j2:1: the email is 1200001 bytes; at most {rendering.MAX_EMAIL_BYTES} are sent"
+        message == f"p/nb/t.email.j2:1: the email is 1200001 bytes; at most {limits.MAX_EMAIL_BYTES} are sent"
     )
 
 
 def test_output_over_the_limit_names_the_line_that_wrote_it(tmp_path: Path) -> None:
     source = "\nHei {{ customer.first_name }}\n{% for i in range(99999) %}{{ 'x' * 100 }}{% endfor %}\n"
     message = refused(tmp_path, source, "email")
-    assert message == f"p/nb/t.email.j2:3: the message is longer than {rendering.MAX_OUTPUT_CHARS} characters"
+    assert message == f"p/nb/t.email.j2:3: the message is longer than {limits.MAX_OUTPUT_CHARS} characters"
 
 
 @pytest.mark.parametrize(
@@ -548,7 +549,7 @@ def test_limits_hold_in_worker_threads(tmp_path: Path) -> None:
 
     with ThreadPoolExecutor(max_workers=3) as pool:
         results = list(pool.map(render, ["bad", "ok", "bad", "ok"]))
-    loops = f"p/nb/bad.sms.j2:1: loops ran more than {rendering.MAX_LOOP_ITERATIONS} times in one message"
+    loops = f"p/nb/bad.sms.j2:1: loops ran more than {core_limits.MAX_LOOP_ITERATIONS} times in one message"
     assert results == [loops, "Hei Kari", loops, "Hei Kari"]
 
 
