@@ -8,7 +8,6 @@ reserved LogRecord name) and printed as key=value pairs.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from typing import Any
 
@@ -22,12 +21,13 @@ class KeyValueFormatter(logging.Formatter):
         return line
 
 
-def configure(level: str | None = None) -> None:
+def configure(level: str = "WARNING") -> None:
+    """Forvent's lines to stderr at ``level`` (``FORVENT_LOG_LEVEL``, read by the settings)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(KeyValueFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     root = logging.getLogger("forvent")
     root.handlers[:] = [handler]
-    root.setLevel(level or os.environ.get("FORVENT_LOG_LEVEL", "WARNING"))
+    root.setLevel(level)
     root.propagate = False
 
 

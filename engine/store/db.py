@@ -64,10 +64,15 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 class Database:
-    """An engine plus a session factory; ``session()`` is one transaction."""
+    """An engine plus a session factory; ``session()`` is one transaction.
 
-    def __init__(self, url: str) -> None:
+    ``secret`` is ``FORVENT_SECRET``, which a migration may need (0003 re-keys the
+    stored opt-outs with it); without it that migration reads the environment.
+    """
+
+    def __init__(self, url: str, *, secret: str | None = None) -> None:
         self.url = url
+        self.secret = secret
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
@@ -93,6 +98,7 @@ class Database:
         try:
             with self.engine.begin() as connection:
                 config.attributes["connection"] = connection
+                config.attributes["secret"] = self.secret
                 command.upgrade(config, "head")
         except OperationalError as exc:
             raise ConfigurationError(f"--db: cannot reach the database: {exc.orig}") from exc

@@ -8,7 +8,6 @@ acknowledgements go through the outbox like every other message.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -39,7 +38,7 @@ def webhook_router(runtime: Runtime, *, counter: Callable[[str, str], None] | No
             counter(route, outcome)
 
     async def verified_form(request: Request, route: str) -> dict[str, str]:
-        token = os.environ.get("TWILIO_AUTH_TOKEN", "")
+        token = runtime.settings.twilio.auth_token
         form = {k: str(v) for k, v in (await request.form()).items()}
         signature = request.headers.get("X-Twilio-Signature", "")
         if (

@@ -21,7 +21,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from engine.channels.base import OutgoingMessage
+from engine.channels.base import BaseChannel, OutgoingMessage
 from engine.channels.factory import build_channels
 from engine.channels.sendgrid import SendGridEmailChannel
 from engine.exceptions import ConfigurationError, PermanentChannelError, TransientChannelError
@@ -112,10 +112,15 @@ def test_a_body_the_contract_rejects_is_permanent(sendgrid_prism: str) -> None:
     assert caught.value.provider_code == "400"
 
 
+def channels_from(env: dict[str, str]) -> dict[str, BaseChannel]:
+    """The factory on the settings these variables give, with email through SendGrid."""
+    settings = Settings.from_env({"FORVENT_SMS": "memory", "FORVENT_EMAIL": "sendgrid", **env})
+    return build_channels(SimpleNamespace(settings=settings))  # type: ignore[arg-type]
+
+
 def test_factory_builds_sendgrid_from_the_environment(sendgrid_prism: str) -> None:
     env = {"SENDGRID_API_KEY": API_KEY, "FORVENT_SENDGRID_API_BASE": sendgrid_prism}
-    runtime = SimpleNamespace(settings=Settings(sms_channel="memory", email_channel="sendgrid"))
-    channels = build_channels(runtime, env)  # type: ignore[arg-type]
+    channels = channels_from(env)
     try:
         assert isinstance(channels["email"], SendGridEmailChannel)
         channels["email"].send(MESSAGE)
@@ -124,9 +129,8 @@ def test_factory_builds_sendgrid_from_the_environment(sendgrid_prism: str) -> No
 
 
 def test_factory_names_the_missing_key() -> None:
-    runtime = SimpleNamespace(settings=Settings(sms_channel="memory", email_channel="sendgrid"))
     with pytest.raises(ConfigurationError, match="SENDGRID_API_KEY"):
-        build_channels(runtime, {})  # type: ignore[arg-type]
+        channels_from({})
 
 
 # --- through the stub: the body, and faults Prism cannot make ------------------

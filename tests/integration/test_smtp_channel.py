@@ -21,7 +21,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from engine.channels.base import OutgoingMessage
+from engine.channels.base import BaseChannel, OutgoingMessage
 from engine.channels.factory import build_channels
 from engine.channels.smtp import MAX_IDLE_SECONDS, SmtpEmailChannel
 from engine.exceptions import ConfigurationError, PermanentChannelError, TransientChannelError
@@ -298,11 +298,16 @@ def test_a_silent_server_times_out_as_transient() -> None:
     assert caught.value.provider_code == "smtp:timeout"
 
 
+def channels_from(env: dict[str, str]) -> dict[str, BaseChannel]:
+    """The factory on the settings these variables give, with email through SMTP."""
+    settings = Settings.from_env({"FORVENT_SMS": "memory", "FORVENT_EMAIL": "smtp", **env})
+    return build_channels(SimpleNamespace(settings=settings))  # type: ignore[arg-type]
+
+
 def test_factory_builds_smtp_from_the_environment(server: Controller, handler: Handler) -> None:
     env = {"SMTP_HOST": server.hostname, "SMTP_PORT": str(server.port), "SMTP_STARTTLS": "no"}
     env |= {"SMTP_USERNAME": "forvent", "SMTP_PASSWORD": "s3cret"}
-    runtime = SimpleNamespace(settings=Settings(sms_channel="memory", email_channel="smtp"))
-    channels = build_channels(runtime, env)  # type: ignore[arg-type]
+    channels = channels_from(env)
     try:
         assert isinstance(channels["email"], SmtpEmailChannel)
         channels["email"].send(MESSAGE)
@@ -321,6 +326,5 @@ def test_factory_builds_smtp_from_the_environment(server: Controller, handler: H
     ],
 )
 def test_factory_names_the_missing_or_bad_variable(named: str, env: dict[str, str]) -> None:
-    runtime = SimpleNamespace(settings=Settings(sms_channel="memory", email_channel="smtp"))
     with pytest.raises(ConfigurationError, match=named):
-        build_channels(runtime, env)  # type: ignore[arg-type]
+        channels_from(env)

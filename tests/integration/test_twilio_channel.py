@@ -22,7 +22,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from engine.channels.base import OutgoingMessage
+from engine.channels.base import BaseChannel, OutgoingMessage
 from engine.channels.factory import build_channels
 from engine.channels.ratelimit import RateLimitedChannel
 from engine.channels.twilio import TwilioSmsChannel
@@ -119,6 +119,12 @@ def test_concurrent_sends_share_one_channel(channel: TwilioSmsChannel) -> None:
     assert {result.provider_id for result in results} == {PRISM_EXAMPLE_SID}
 
 
+def channels_from(env: dict[str, str]) -> dict[str, BaseChannel]:
+    """The factory on the settings these variables give, with SMS through Twilio."""
+    settings = Settings.from_env({"FORVENT_SMS": "twilio", "FORVENT_EMAIL": "memory", **env})
+    return build_channels(SimpleNamespace(settings=settings))  # type: ignore[arg-type]
+
+
 def test_factory_builds_twilio_from_the_environment(twilio_prism: str) -> None:
     env = {
         "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
@@ -126,8 +132,7 @@ def test_factory_builds_twilio_from_the_environment(twilio_prism: str) -> None:
         "TWILIO_FROM": "+4759440000",
         "FORVENT_TWILIO_API_BASE": twilio_prism,
     }
-    runtime = SimpleNamespace(settings=Settings(sms_channel="twilio", email_channel="memory"))
-    channels = build_channels(runtime, env)  # type: ignore[arg-type]
+    channels = channels_from(env)
     try:
         assert isinstance(channels["sms"], TwilioSmsChannel)
         assert channels["sms"].send(MESSAGE).provider_id == PRISM_EXAMPLE_SID
@@ -138,8 +143,7 @@ def test_factory_builds_twilio_from_the_environment(twilio_prism: str) -> None:
 def test_factory_wraps_twilio_in_the_rate_limit() -> None:
     env = {"TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN}
     env["TWILIO_MESSAGING_SERVICE_SID"] = SERVICE_SID
-    settings = Settings(sms_channel="twilio", email_channel="memory", sms_rate=1.0)
-    channels = build_channels(SimpleNamespace(settings=settings), env)  # type: ignore[arg-type]
+    channels = channels_from(env | {"FORVENT_SMS_RATE": "1.0"})
     assert isinstance(channels["sms"], RateLimitedChannel)
     assert isinstance(channels["sms"].inner, TwilioSmsChannel)
     channels["sms"].close()
@@ -163,9 +167,8 @@ def test_factory_wraps_twilio_in_the_rate_limit() -> None:
     ],
 )
 def test_factory_names_the_missing_or_bad_variable(missing: str, env: dict[str, str]) -> None:
-    runtime = SimpleNamespace(settings=Settings(sms_channel="twilio", email_channel="memory"))
     with pytest.raises(ConfigurationError, match=missing):
-        build_channels(runtime, env)  # type: ignore[arg-type]
+        channels_from(env)
 
 
 # --- through the stub: faults Prism cannot make --------------------------------

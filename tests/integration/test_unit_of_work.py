@@ -22,6 +22,7 @@ from engine.channels.memory import MemoryChannel
 from engine.core.values import MessageStatus
 from engine.exceptions import UserInputError
 from engine.services.inbound import Inbound
+from engine.settings import TwilioSettings
 from engine.store import outbox
 from engine.store.tables import BookingRow, HistoryRow, MessageRow
 from engine.web.webhooks import webhook_router
@@ -33,9 +34,9 @@ PUBLIC = "http://127.0.0.1:8000"
 
 
 @pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
+def world(tmp_path: Path) -> Iterator[World]:
     w = World(tmp_path)
+    w.rt.settings = w.rt.settings.model_copy(update={"twilio": TwilioSettings(auth_token=TOKEN)})
     yield w
     w.close()
 

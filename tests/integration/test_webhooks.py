@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
+from engine.settings import TwilioSettings
 from engine.store.tables import BookingRow, HistoryRow, OptOutRow
 from engine.web.webhooks import webhook_router
 from tests.integration.world import World
@@ -23,9 +24,9 @@ PUBLIC = "http://127.0.0.1:8000"
 
 
 @pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
+def world(tmp_path: Path) -> Iterator[World]:
     w = World(tmp_path)
+    w.rt.settings = w.rt.settings.model_copy(update={"twilio": TwilioSettings(auth_token=TOKEN)})
     yield w
     w.close()
 

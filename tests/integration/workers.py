@@ -23,7 +23,6 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -82,7 +81,7 @@ def settings_for(database_url: str, **changes: Any) -> Settings:
         business_file=REPO / "business.yaml",
         secret=SECRET,
     )
-    return replace(settings, **changes)
+    return settings.model_copy(update=changes)
 
 
 def worker_env(database_url: str, now: datetime, **extra: str) -> dict[str, str]:

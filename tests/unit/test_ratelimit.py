@@ -114,7 +114,7 @@ def test_each_sender_has_its_own_bucket() -> None:
 
 def test_factory_wraps_the_sms_channel_when_a_rate_is_set() -> None:
     settings = Settings(sms_channel="memory", email_channel="memory", sms_rate=2.5)
-    channels = build_channels(SimpleNamespace(settings=settings), {})  # type: ignore[arg-type]
+    channels = build_channels(SimpleNamespace(settings=settings))  # type: ignore[arg-type]
     assert isinstance(channels["sms"], RateLimitedChannel)
     assert channels["sms"].rate == 2.5
     assert isinstance(channels["email"], MemoryChannel)
@@ -122,14 +122,14 @@ def test_factory_wraps_the_sms_channel_when_a_rate_is_set() -> None:
 
 def test_factory_leaves_sms_alone_without_a_rate() -> None:
     settings = Settings(sms_channel="memory", email_channel="memory")
-    channels = build_channels(SimpleNamespace(settings=settings), {})  # type: ignore[arg-type]
+    channels = build_channels(SimpleNamespace(settings=settings))  # type: ignore[arg-type]
     assert isinstance(channels["sms"], MemoryChannel)
 
 
 def test_factory_refuses_a_rate_that_is_not_positive() -> None:
     settings = Settings(sms_channel="memory", email_channel="memory", sms_rate=0.0)
     with pytest.raises(ConfigurationError, match="FORVENT_SMS_RATE"):
-        build_channels(SimpleNamespace(settings=settings), {})  # type: ignore[arg-type]
+        build_channels(SimpleNamespace(settings=settings))  # type: ignore[arg-type]
 
 
 NOW = datetime(2026, 7, 1, 9, 0, tzinfo=UTC)

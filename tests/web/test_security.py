@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
@@ -165,7 +164,7 @@ def test_changing_the_staff_password_ends_the_sessions_it_opened(
 ) -> None:
     login(client)
     cookie = client.cookies[SESSION_COOKIE]
-    settings = replace(deployment.rt.settings, staff_password="a-new-staff-password")
+    settings = deployment.rt.settings.model_copy(update={"staff_password": "a-new-staff-password"})
     restarted = Runtime(settings, clock=deployment.clock)
     try:
         with TestClient(
