@@ -5,17 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.core import timing
 from engine.core.business import BusinessProfile, load_business
 from engine.core.clock import Clock, FixedClock, SystemClock
 from engine.core.links import LinkSigner
-from engine.core.planner import Planner
 from engine.core.playbooks import PlaybookSet
 from engine.exceptions import ConfigurationError
-from engine.messages.renderer import Renderer
 from engine.settings import Settings
 from engine.store.db import Database
+
+if TYPE_CHECKING:
+    # Imported where first used: a command that only reads the store never renders or plans.
+    from engine.core.planner import Planner
+    from engine.messages.renderer import Renderer
 
 
 class Runtime:
@@ -53,10 +57,14 @@ class Runtime:
 
     @cached_property
     def renderer(self) -> Renderer:
+        from engine.messages.renderer import Renderer
+
         return Renderer(Path(self.settings.templates_dir))
 
     def planner(self, playbook_id: str) -> Planner:
         if playbook_id not in self._planners:
+            from engine.core.planner import Planner
+
             self._planners[playbook_id] = Planner(self.playbooks.get(playbook_id), self.business)
         return self._planners[playbook_id]
 
