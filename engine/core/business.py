@@ -33,6 +33,7 @@ class BusinessProfile(BaseModel):
     address: str | None = None
     website: str | None = None
     review_url: str | None = None
+    logo_url: str | None = None  # an http(s) image shown at the top of HTML emails
     timezone: str = "Europe/Oslo"
     default_locale: str = "nb"
     country: str = "NO"
@@ -54,6 +55,14 @@ class BusinessProfile(BaseModel):
             timing.zone(value)
         except UserInputError as exc:
             raise ValueError(exc.message) from None
+        return value
+
+    @field_validator("logo_url")
+    @classmethod
+    def _logo(cls, value: str | None) -> str | None:
+        # Mail clients fetch it from the open internet: an http(s) address, nothing local.
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError(f"logo_url must be an http(s) address of an image, got {value!r}")
         return value
 
     @field_validator("default_locale")

@@ -4,7 +4,8 @@ Planning evaluates every condition of every step it plans, so a condition runs
 under the same limits as a template (engine/core/limits.py): a value too large
 to build (``'x' * 10**10``) is refused before it is built, and an evaluation
 that runs past ``MAX_CONDITION_SECONDS`` is stopped. Either is a
-``ConditionError`` naming the expression, never a hung planner.
+``ConditionError`` naming the expression (a user error: one line from the
+CLI, a 4xx from the API, nothing stored), never a hung planner.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from jinja2.exceptions import SecurityError
 
 from engine.core.limits import Budget, LimitExceeded
 from engine.core.sandbox import BoundedEnvironment
+from engine.exceptions import UserInputError
 
 #: Wall-clock budget of one evaluation. A condition reads a few fields and compares
 #: them in microseconds; anything near this long is a condition gone wrong.
@@ -26,8 +28,11 @@ MAX_CONDITION_SECONDS: Final = 0.5
 _ENV = BoundedEnvironment(undefined=StrictUndefined)
 
 
-class ConditionError(ValueError):
-    """An expression that does not compile or cannot be evaluated."""
+class ConditionError(UserInputError, ValueError):
+    """An expression that does not compile or cannot be evaluated: the playbook is at fault."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="condition")
 
 
 @lru_cache(maxsize=512)

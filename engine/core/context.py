@@ -78,6 +78,7 @@ def business_context(business: BusinessProfile) -> dict[str, Any]:
             "address",
             "website",
             "review_url",
+            "logo_url",
             "currency",
             "sms_sender",
             "timezone",

@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from jinja2 import TemplateError
+
 from engine.core import conditions, timing
 from engine.core.business import BusinessProfile
 from engine.core.context import Links, build_context
@@ -63,6 +65,7 @@ class Linter:
             for expression, _ in step.condition_sources:
                 try:
                     conditions.check(expression)
+                    self._sample_condition(playbook, step, expression)
                 except conditions.ConditionError as exc:
                     report.errors.append(f"{path}:{line}: step {step.id}: {exc}")
             for locale in playbook.all_locales:
@@ -82,6 +85,30 @@ class Linter:
         if not report.errors:
             self._sample_sms(report, loaded)
         return report
+
+    def _sample_condition(self, playbook: Playbook, step: StepSpec, expression: str) -> None:
+        """Evaluate ``expression`` on the sample booking: a condition over its limits fails here.
+
+        Only ``ConditionError`` counts: other errors can come from the sample's values
+        (a price that is none yet) and say nothing about real bookings.
+        """
+        booking = sample_booking(playbook, self.business, playbook.default_locale)
+        context = build_context(
+            booking=booking,
+            title=playbook.title,
+            business=self.business,
+            links=Links.placeholder(self.business),
+            step_id=step.id,
+            channel=(playbook.step_channels(step) or ["sms"])[0],
+            event=sample_event(step.when, booking.created_at),
+            now=booking.created_at,
+        )
+        try:
+            conditions.evaluate(expression, context)
+        except conditions.ConditionError:
+            raise
+        except (TypeError, ValueError, ArithmeticError, LookupError, TemplateError):
+            return  # the sample's values, not the condition, may be at fault
 
     @staticmethod
     def _kinds(playbook: Playbook, step: StepSpec) -> list[str]:

@@ -33,7 +33,7 @@ CONTEXT_ATTRIBUTES: Final[Mapping[str, frozenset[str]]] = {
     ),
     "business": _names(
         "name phone email address website review_url currency sms_sender sms_two_way"
-        " timezone country prices_include_vat"
+        " timezone country prices_include_vat logo_url"
     ),
     "links": _names("page invite review unsubscribe"),
     "step": _names("id channel"),

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from engine.core import conditions
-from engine.core.business import BusinessProfile
+from engine.core.business import SAMPLE_BUSINESS, BusinessProfile
 from engine.core.conditions import ConditionError
 from engine.core.planner import Planner
 from engine.core.playbooks import Playbook
 from engine.core.values import Booking, Customer
+from engine.exceptions import UserInputError
+from engine.messages.lint import Linter
 
+REPO = Path(__file__).resolve().parents[2]
 OSLO = ZoneInfo("Europe/Oslo")
 CONTEXT: dict[str, Any] = {"booking": {"confirmed": False, "facts": {"km": 120_000}}}
 
@@ -85,11 +89,23 @@ def test_a_hostile_condition_stops_planning_with_a_condition_error_instead_of_ha
         created_at=created,
     )
     planner = Planner(playbook, BusinessProfile(name="Verksted AS"))
-    with pytest.raises(ConditionError, match="the repetition would be 10000000000 characters"):
+    with pytest.raises(ConditionError, match="the repetition would be 10000000000 characters") as caught:
         planner.timed(booking, now=created)
+    assert isinstance(caught.value, UserInputError)  # one line from the CLI, a 4xx from the API
 
 
 def test_a_condition_that_does_not_compile_is_reported_by_check() -> None:
     with pytest.raises(ConditionError, match="bad condition"):
         conditions.check("booking.confirmed and")
     conditions.check("'x' * 10**10")  # compiles: refused when evaluated, not folded at compile time
+
+
+def test_lint_evaluates_conditions_on_the_sample_booking(tmp_path: Path) -> None:
+    source = (REPO / "playbooks" / "car_service.yaml").read_text(encoding="utf-8")
+    assert "    unless: booking.confirmed" in source
+    path = tmp_path / "car_service.yaml"
+    path.write_text(source.replace("    unless: booking.confirmed", "    unless: \"'x' * 10**10\""), "utf-8")
+    report = Linter(REPO / "templates", SAMPLE_BUSINESS).lint(path)
+    [error] = [e for e in report.errors if "condition" in e]
+    assert error.startswith(f"{path}:")
+    assert "step reminder_day_before: condition \"'x' * 10**10\" stopped: the repetition would be" in error
