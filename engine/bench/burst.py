@@ -8,6 +8,7 @@ from engine.bench.world import Context, ratio
 
 TARGET_TIMES_FLOOR = 1.5
 UNITS = {
+    "due": "due",
     "drain_s": "s to drain",
     "msgs_per_s": "msgs/s",
     "sent": "sent",

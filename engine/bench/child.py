@@ -68,17 +68,24 @@ def floor_drain(spec: Spec) -> dict[str, Any]:
 
 
 def memory(spec: Spec) -> dict[str, Any]:
-    """Peak RSS of a process that runs a dispatch pass over the pending outbox and delays bookings."""
-    world = open_world(SeedFiles.from_json(spec["files"]), spec["url"])
-    dispatcher = Dispatcher(world.rt, null_channels())
-    try:
-        dispatcher.run_until_idle()
-        for ref in spec["refs"]:
-            world.service.delay(ref, minutes=15)
-    finally:
-        dispatcher.close()
-        world.close()
-    return {"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}  # Linux: KiB
+    """Peak RSS of a process that runs a dispatch pass over a pending outbox and delays bookings.
+
+    The outboxes come smallest first: the peak after each is what that size took.
+    """
+    files = SeedFiles.from_json(spec["files"])
+    peaks = []
+    for outbox in spec["outboxes"]:
+        world = open_world(files, outbox["url"])
+        dispatcher = Dispatcher(world.rt, null_channels())
+        try:
+            dispatcher.run_until_idle()
+            for ref in outbox["refs"]:
+                world.service.delay(ref, minutes=15)
+        finally:
+            dispatcher.close()
+            world.close()
+        peaks.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # Linux: KiB
+    return {"rss_mb": peaks}
 
 
 ROLES: dict[str, Callable[[Spec], dict[str, Any]]] = {"drain": drain, "floor": floor_drain, "memory": memory}

@@ -16,9 +16,19 @@ from datetime import timedelta
 from engine.bench.drains import PER_BOOKING, Figures, engine_drain
 from engine.bench.report import Check, Scenario, Side
 from engine.bench.seed import due_ids, seeded, spread
-from engine.bench.world import START, Context, RunningClock, null_channels, open_world, percentile, sqlite_url
+from engine.bench.world import (
+    START,
+    Context,
+    RunningClock,
+    null_channels,
+    open_world,
+    percentile,
+    ratio,
+    sqlite_url,
+)
 from engine.dispatch.dispatcher import Dispatcher
 from engine.dispatch.scheduler import PASS_SECONDS
+from engine.settings import Settings
 
 OFFERED_PER_S = 200
 TARGET_MSGS_PER_S = 1000
@@ -32,13 +42,16 @@ def measure(ctx: Context) -> Scenario:
         ctx.progress(f"dispatch-io: repetition {rep + 1}")
         run, lag = engine_drain(ctx, n, latency_s=latency), _lag(ctx, latency)
         runs.append(run | lag | {"lost": run["lost"] + lag["lost"]})
-    concurrency = ctx.concurrency or "default"
+    concurrency = ctx.concurrency or Settings().dispatch_concurrency
+    cap = concurrency / latency if latency else None
+    runs = [run | {"cap_msgs_per_s": cap} for run in runs]
     engine = Side.of(
         f"{n:,} due, {ctx.latency_ms:g} ms provider, concurrency {concurrency}; "
         f"then {OFFERED_PER_S}/s offered for {ctx.sizes.lag_seconds} s",
         runs,
         {
             "msgs_per_s": "msgs/s",
+            "cap_msgs_per_s": "msgs/s at most (concurrency / latency)",
             "lag_p50_s": "s lag p50",
             "lag_p99_s": "s lag p99",
             "lag_max_s": "s lag max",
@@ -62,9 +75,10 @@ def measure(ctx: Context) -> Scenario:
                 at_least=False,
             ),
         ],
-        notes=[
-            f"sends in flight are capped by FORVENT_DISPATCH_CONCURRENCY: at most concurrency / {latency:g} s"
-        ],
+        ratios={
+            "msgs/s vs the concurrency cap": ratio(engine.get("msgs_per_s"), engine.get("cap_msgs_per_s"))
+        },
+        notes=["sends in flight are capped by FORVENT_DISPATCH_CONCURRENCY (--concurrency)"],
     )
 
 

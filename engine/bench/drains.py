@@ -78,7 +78,7 @@ def peer_drain(ctx: Context, count: int) -> Figures:
     """``count`` jobs due at one instant; the instant is set a little ahead, past the loading."""
     channels = null_channels()
     jobs = jobs_for(count, PER_BOOKING)
-    lead = timedelta(seconds=1.0 + count * 0.0003)
+    lead = timedelta(seconds=0.5 + count * 0.0003)
     with Peer(ctx.path("peer-burst"), Composer(ctx.files), channels) as peer:
         due_at = datetime.now(UTC) + lead
         peer.load(jobs, due_at)

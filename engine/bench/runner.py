@@ -57,12 +57,13 @@ def run(
     ``quick`` takes the small sizes (under two minutes on two cores), ``scale``
     multiplies every size (the test runs at 0.05). ``bookings`` overrides the
     plan scenario's size, ``latency_ms`` the slow provider's round trip and
-    ``concurrency`` the dispatcher's sends in flight (default: the settings' default).
+    ``concurrency`` the dispatcher's sends in flight (default: the settings').
     """
     sizes = (Sizes.quick() if quick else Sizes.full()).scaled(scale)
     if bookings:
         sizes = replace(sizes, plan_bookings=bookings)
-    files = SeedFiles.from_settings(settings or Settings.from_env())
+    settings = settings or Settings.from_env()
+    files = SeedFiles.from_settings(settings)
     report = Report(quick=quick, scale=scale, repetitions=sizes.repetitions, machine=machine())
     began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="forvent-bench-") as tmp:
@@ -71,7 +72,7 @@ def run(
             sizes=sizes,
             root=Path(tmp),
             latency_ms=100.0 if latency_ms is None else latency_ms,
-            concurrency=concurrency,
+            concurrency=concurrency or settings.dispatch_concurrency,
             pg_url=pg,
             progress=progress or (lambda _: None),
         )

@@ -18,9 +18,11 @@ from engine.bench.child import Child
 from engine.bench.drains import PER_BOOKING, Figures
 from engine.bench.floor import Floor
 from engine.bench.report import Check, Scenario, Side
-from engine.bench.seed import BOOKINGS, booking_refs, seeded
-from engine.bench.world import START, Context, open_world, percentile, ratio, sqlite_url
+from engine.bench.scaleout import scratch_database
+from engine.bench.seed import BOOKINGS, booking_refs, build, seeded
+from engine.bench.world import START, Context, median, open_world, percentile, ratio, sqlite_url
 from engine.exceptions import ConflictError
+from engine.store.db import make_engine
 
 TARGET_P99_MS = 100.0
 STAFF_BOOKINGS = 100  # bookings with nothing due, for the staff member to delay
@@ -36,28 +38,41 @@ UNITS = {
 
 def measure(ctx: Context) -> Scenario:
     n = ctx.sizes.staff_burst
-    engine_waits: list[float] = []
-    floor_waits: list[float] = []
-    engine_runs: list[Figures] = []
-    floor_runs: list[Figures] = []
-    failed = 0
+    waits: dict[str, list[float]] = {"engine": [], "floor": [], "postgresql": []}
+    drains: dict[str, list[float]] = {"engine": [], "floor": [], "postgresql": []}
+    refused = 0
     for rep in range(ctx.sizes.repetitions):
         ctx.progress(f"staff-delay: repetition {rep + 1}")
-        waits, drained, refused = _engine(ctx, n)
-        engine_waits += waits
-        failed += refused
-        engine_runs.append({"drain_s": drained})
-        waits, drained = _floor(ctx, n)
-        floor_waits += waits
-        floor_runs.append({"drain_s": drained})
+        took, drained, failed = _engine(ctx, *_sqlite_world(ctx, n))
+        waits["engine"] += took
+        drains["engine"].append(drained)
+        refused += failed
+        took, drained = _floor(ctx, *_sqlite_world(ctx, n))
+        waits["floor"] += took
+        drains["floor"].append(drained)
+        if ctx.pg_url:
+            with scratch_database(ctx.pg_url) as url:
+                took, drained, failed = _engine(ctx, url, _pg_world(ctx, url, n))
+            waits["postgresql"] += took
+            drains["postgresql"].append(drained)
+            refused += failed
+    engine_units = UNITS | {"failed": "refused (lock timeout)"}
+    engine_figures = _waits(waits["engine"]) | {"drain_s": median(drains["engine"]), "failed": refused}
+    if ctx.pg_url:
+        engine_figures |= {"pg_p50_ms": percentile(waits["postgresql"], 50)}
+        engine_figures |= {"pg_p99_ms": percentile(waits["postgresql"], 99)}
+        engine_units |= {"pg_p50_ms": "ms p50 on PostgreSQL", "pg_p99_ms": "ms p99 on PostgreSQL"}
     engine = Side.of(
-        f"BookingService.delay while a dispatcher process drains {n:,}",
-        [_waits(engine_waits) | engine_runs[-1] | {"failed": failed}],
-        UNITS | {"failed": "refused (lock timeout)"},
+        f"BookingService.delay while a dispatcher process drains {n:,}", [engine_figures], engine_units
     )
     floor = Side.of(
-        f"one UPDATE while the floor's loop drains {n:,}", [_waits(floor_waits) | floor_runs[-1]], UNITS
+        f"one UPDATE while the floor's loop drains {n:,}",
+        [_waits(waits["floor"]) | {"drain_s": median(drains["floor"])}],
+        UNITS,
     )
+    notes = ["waits are pooled over the repetitions; drain_s is their median"]
+    if not ctx.pg_url:
+        notes.append("the same on PostgreSQL runs with --pg URL")
     return Scenario(
         name="staff-delay",
         title=f"a staff delay while a {n:,} burst drains (SQLite)",
@@ -65,8 +80,11 @@ def measure(ctx: Context) -> Scenario:
         engine=engine,
         floor=floor,
         checks=[Check(f"p99 <= {TARGET_P99_MS:g} ms", engine.get("p99_ms"), TARGET_P99_MS, at_least=False)],
-        ratios={"p99 vs floor": ratio(engine.get("p99_ms"), floor.get("p99_ms"))},
-        notes=["drain_s is the last repetition's; waits are pooled over all repetitions"],
+        ratios={
+            "p99 vs floor": ratio(engine.get("p99_ms"), floor.get("p99_ms")),
+            "p99 vs PostgreSQL": ratio(engine.get("p99_ms"), engine.get("pg_p99_ms")),
+        },
+        notes=notes,
     )
 
 
@@ -79,22 +97,30 @@ def _waits(waits: list[float]) -> Figures:
     }
 
 
-def _world(ctx: Context, n: int) -> tuple[str, list[tuple[str, int]]]:
+def _sqlite_world(ctx: Context, n: int) -> tuple[str, list[tuple[str, int]]]:
     url = sqlite_url(seeded(ctx, math.ceil(n / PER_BOOKING) + STAFF_BOOKINGS, due=n))
-    world = open_world(ctx.files, url)
+    return url, _staff(url)
+
+
+def _pg_world(ctx: Context, url: str, n: int) -> list[tuple[str, int]]:
+    build(ctx.files, url, math.ceil(n / PER_BOOKING) + STAFF_BOOKINGS, due=n)
+    return _staff(url)
+
+
+def _staff(url: str) -> list[tuple[str, int]]:
+    """(ref, id) of the bookings with nothing due: the ones the staff member delays."""
+    engine = make_engine(url)
     try:
-        with world.engine.connect() as conn:
+        with engine.connect() as conn:
             refs = booking_refs(conn, STAFF_BOOKINGS, skip_due=True)
-            ids = dict(
-                conn.execute(select(BOOKINGS.c.ref, BOOKINGS.c.id).where(BOOKINGS.c.ref.in_(refs))).all()
-            )
+            query = select(BOOKINGS.c.ref, BOOKINGS.c.id).where(BOOKINGS.c.ref.in_(refs))
+            ids = dict(conn.execute(query).all())
     finally:
-        world.close()
-    return url, [(ref, ids[ref]) for ref in refs]
+        engine.dispose()
+    return [(ref, ids[ref]) for ref in refs]
 
 
-def _engine(ctx: Context, n: int) -> tuple[list[float], float, int]:
-    url, staff = _world(ctx, n)
+def _engine(ctx: Context, url: str, staff: list[tuple[str, int]]) -> tuple[list[float], float, int]:
     world = open_world(ctx.files, url)
     waits: list[float] = []
     refused = 0
@@ -119,8 +145,7 @@ def _engine(ctx: Context, n: int) -> tuple[list[float], float, int]:
     return waits, result["ended"] - result["began"], refused
 
 
-def _floor(ctx: Context, n: int) -> tuple[list[float], float]:
-    url, staff = _world(ctx, n)
+def _floor(ctx: Context, url: str, staff: list[tuple[str, int]]) -> tuple[list[float], float]:
     floor = Floor(ctx.files, url)
     waits: list[float] = []
     child = Child({"role": "floor", "url": url, "files": ctx.files.as_json()})
