@@ -10,22 +10,26 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from engine.core import timing
 from engine.core.business import SAMPLE_BUSINESS, BusinessProfile
 from engine.core.clock import FixedClock
 from engine.core.playbooks import EVENTS
-from engine.dispatch.dispatcher import Dispatcher
+from engine.dispatch.checks import Cancel, Requeue, Skip, check
+from engine.dispatch.compose import Composer
+from engine.dispatch.drafts import read_draft
 from engine.exceptions import TemplateRenderError, UserInputError
 from engine.messages.sms import sms_info
 from engine.runtime import Runtime
-from engine.services.bookings import BookingInput, BookingService
+from engine.services.booking_input import BookingInput
+from engine.services.bookings import BookingService
 from engine.settings import Settings
 from engine.store.db import Database
 from engine.store.tables import BookingRow, MessageRow
@@ -98,11 +102,12 @@ class Previewer:
         self, booking: BookingInput, *, created: datetime, events: Sequence[PreviewEvent]
     ) -> tuple[list[PreviewRow], str]:
         with tempfile.TemporaryDirectory(prefix="forvent-preview-") as tmp:
-            settings = replace(
-                self.settings,
-                database_url=f"sqlite:///{Path(tmp) / 'preview.db'}",
-                secret=self.settings.secret or "preview-only",
-                now=None,
+            settings = self.settings.model_copy(
+                update={
+                    "database_url": f"sqlite:///{Path(tmp) / 'preview.db'}",
+                    "secret": self.settings.secret or "preview-only",
+                    "now": None,
+                }
             )
             clock = FixedClock(created)
             runtime = Runtime(
@@ -121,31 +126,28 @@ class Previewer:
         self, rt: Runtime, clock: FixedClock, data: BookingInput, events: Sequence[PreviewEvent]
     ) -> tuple[list[PreviewRow], str]:
         service = BookingService(rt)
-        dispatcher = Dispatcher(rt, {})
-        try:
-            result = service.book(data, allow_past=True)
-            ref, tz_name = result.booking.ref, result.booking.timezone
-            tz = timing.zone(tz_name)
-            timeline = sorted(
-                ((timing.parse_instant(e.at, tz, field="event"), e) for e in events),
-                key=lambda p: p[0],
-            )
-            rendered: dict[int, PreviewRow] = {}
-            for at, event in timeline:
-                self._send_due(rt, dispatcher, service, ref, before=at, rendered=rendered)
-                clock.set(at)
-                self._apply(service, ref, event, at)
-            self._send_due(rt, dispatcher, service, ref, before=None, rendered=rendered)
-            rows = list(rendered.values()) + self._waiting(rt, service, ref)
-            rows.sort(key=lambda r: r.order)
-            return rows, tz_name
-        finally:
-            dispatcher.close()
+        composer = Composer(rt)
+        result = service.book(data, allow_past=True)
+        ref, tz_name = result.booking.ref, result.booking.timezone
+        tz = timing.zone(tz_name)
+        timeline = sorted(
+            ((timing.parse_instant(e.at, tz, field="event"), e) for e in events),
+            key=lambda p: p[0],
+        )
+        rendered: dict[int, PreviewRow] = {}
+        for at, event in timeline:
+            self._send_due(rt, composer, service, ref, before=at, rendered=rendered)
+            clock.set(at)
+            self._apply(service, ref, event, at)
+        self._send_due(rt, composer, service, ref, before=None, rendered=rendered)
+        rows = list(rendered.values()) + self._waiting(rt, service, ref)
+        rows.sort(key=lambda r: r.order)
+        return rows, tz_name
 
     def _send_due(
         self,
         rt: Runtime,
-        dispatcher: Dispatcher,
+        composer: Composer,
         service: BookingService,
         ref: str,
         *,
@@ -164,7 +166,7 @@ class Previewer:
                     continue  # rendered as of its own send time, or already final
                 due = row.ready_at or row.due_at
                 if row.status == "planned" and (before is None or (due is not None and due <= before)):
-                    rendered[row.id] = self._render(rt, dispatcher, service, session, row, booking_row)
+                    rendered[row.id] = self._render(rt, composer, service, session, row, booking_row)
                     if before is not None:  # counts as sent before the next event
                         row.status, row.sent_at = "sent", due
                         if rendered[row.id].attachments:
@@ -182,35 +184,30 @@ class Previewer:
     def _render(
         self,
         rt: Runtime,
-        dispatcher: Dispatcher,
+        composer: Composer,
         service: BookingService,
-        session: Any,
+        session: Session,
         row: MessageRow,
         booking_row: BookingRow,
     ) -> PreviewRow:
         send_at = row.ready_at or row.due_at
         assert send_at is not None
-        booking = service.value(session, booking_row)
-        playbook = rt.playbooks.get(booking_row.playbook)
-        step = dispatcher._step(playbook, row)
-        event = dispatcher._event(session, row)
+        draft = read_draft(rt, session, row, booking_row, service.value(session, booking_row))
         order = (0, send_at, row.id)
-        verdict = dispatcher._check(row, booking_row, booking, step, event, send_at)
-        if verdict is not None and verdict[0] != "planned":
+        verdict = check(rt, row, draft, send_at)
+        if isinstance(verdict, Skip | Cancel):
             return PreviewRow(
                 step=row.step,
                 channel=row.channel,
-                status=str(verdict[0]),
-                reason=verdict[1],
+                status=str(verdict.status),
+                reason=verdict.reason,
                 send_at=send_at,
                 order=order,
             )
-        if verdict is not None and verdict[2] is not None:  # quiet hours at send time: re-timed
-            send_at, order = verdict[2], (0, verdict[2], row.id)
+        if isinstance(verdict, Requeue):  # quiet hours at send time: re-timed
+            send_at, order = verdict.until, (0, verdict.until, row.id)
         try:
-            outgoing, carries_invite = dispatcher._render(
-                row, booking_row, booking, playbook, step, event, send_at
-            )
+            outgoing = composer.compose(row, draft, now=send_at)
         except TemplateRenderError as exc:
             return PreviewRow(
                 step=row.step,
@@ -231,7 +228,7 @@ class Previewer:
             body=outgoing.body,
             encoding=info.encoding if info else None,
             segments=info.segments if info else None,
-            attachments=("invite.ics",) if carries_invite else (),
+            attachments=("invite.ics",) if outgoing.ics is not None else (),
             order=order,
         )
 

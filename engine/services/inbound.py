@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from engine.core.contacts import address_hash
 from engine.core.values import BookingStatus, MessageStatus
-from engine.dispatch.dispatcher import plan_fallback
+from engine.dispatch.fallback import plan_fallback
 from engine.runtime import Runtime
 from engine.services import findings
 from engine.services.alerts import alert_text, alert_undelivered, raise_alert
