@@ -1,1 +1,1 @@
-
+"""The ``forvent`` command: ``main`` registers one module per command group on ``app``'s root group."""
