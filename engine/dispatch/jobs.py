@@ -1,9 +1,8 @@
 """Periodic jobs that run once per deployment, whatever the number of processes.
 
-Each job takes a lease in ``job_locks`` (compare-and-set on the engine clock)
-before it runs; a process that loses the race skips that tick. A daily job
-(``due``) keeps its row until the next run is due instead, so restarts and
-several processes still run it once a day on the engine clock.
+The scheduler takes each job's turn in ``job_locks`` first (``engine.store.locks``:
+a lease for ``watch``, a daily turn for ``retention``); a process that loses
+the race skips that tick.
 
 - ``watch``: a booking whose promised window is about to pass with the work not
   started and nothing said to the customer alerts staff once, while a delay
@@ -15,14 +14,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 
+from engine.core.timing import zone
 from engine.runtime import Runtime
 from engine.services.alerts import raise_alert
-from engine.store import outbox
+from engine.store import history
 from engine.store.privacy import purge_bodies
-from engine.store.tables import BookingRow, CustomerRow, HistoryRow, LockRow
+from engine.store.tables import BookingRow, HistoryRow
+from engine.store.values import customer_name
 
 WATCH_LEAD = timedelta(minutes=15)
 WATCH_TEXT = {  # staff read these in the business's language
@@ -30,45 +30,6 @@ WATCH_TEXT = {  # staff read these in the business's language
     "da": "Forvent: {name} ({ref}) venter os kl. {at}. Bliver det senere? Giv besked nu.",
     "en": "Forvent: {name} ({ref}) expects us at {at}. Running late? Tell them now.",
 }
-
-
-def acquire(runtime: Runtime, name: str, holder: str, lease: timedelta) -> bool:
-    """Take the job's lease if it is free or expired; True when this process holds it."""
-    now = runtime.now()
-    with runtime.database.session() as session:
-        if session.get(LockRow, name) is None:
-            try:
-                with session.begin_nested():
-                    session.add(LockRow(name=name, business_id=runtime.business.id, holder=None, until=None))
-            except IntegrityError:
-                pass  # another process created it first; the update below decides
-        result = session.execute(
-            update(LockRow)
-            .where(
-                LockRow.name == name,
-                (LockRow.until.is_(None)) | (LockRow.until < now) | (LockRow.holder == holder),
-            )
-            .values(holder=holder, until=now + lease)
-        )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-def due(runtime: Runtime, name: str, holder: str, every: timedelta) -> bool:
-    """Take the job's turn if its last run was ``every`` ago or more; True when this process runs it."""
-    now = runtime.now()
-    with runtime.database.session() as session:
-        if session.get(LockRow, name) is None:
-            try:
-                with session.begin_nested():
-                    session.add(LockRow(name=name, business_id=runtime.business.id, holder=None, until=None))
-            except IntegrityError:
-                pass  # another process created it first; the update below decides
-        result = session.execute(
-            update(LockRow)
-            .where(LockRow.name == name, (LockRow.until.is_(None)) | (LockRow.until <= now))
-            .values(holder=holder, until=now + every)
-        )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def watch(runtime: Runtime) -> int:
@@ -100,21 +61,11 @@ def watch(runtime: Runtime) -> int:
             )
             if seen is not None:
                 continue
-            customer = session.get(CustomerRow, booking.customer_id)
-            from engine.core.timing import zone
-
             at = due.astimezone(zone(booking.timezone)).strftime("%H:%M")
             text = WATCH_TEXT.get(business.default_locale, WATCH_TEXT["en"]).format(
-                name=customer.name if customer else "?", ref=booking.ref, at=at
+                name=customer_name(session, booking), ref=booking.ref, at=at
             )
-            outbox.record(
-                session,
-                business_id=business.id,
-                booking_id=booking.id,
-                at=now,
-                kind="staff",
-                detail=f"watch: start {at} approaching, not started",
-            )
+            history.add(session, booking, "staff", f"watch: start {at} approaching, not started", at=now)
             raise_alert(
                 session, business=business, booking_id=booking.id, ref=booking.ref, text=text, now=now
             )

@@ -14,6 +14,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from engine.dispatch import jobs
 from engine.dispatch.dispatcher import Dispatcher
 from engine.runtime import Runtime
+from engine.store import locks
 
 log = logging.getLogger("forvent.scheduler")
 PASS_SECONDS = 1
@@ -65,7 +66,9 @@ def make_scheduler(dispatcher: Dispatcher) -> BackgroundScheduler:
 
 def _locked(runtime: Runtime, name: str, holder: str, job: Callable[[Runtime], int]) -> None:
     try:
-        if jobs.acquire(runtime, name, holder, JOB_LEASE):
+        if locks.acquire(
+            runtime.database, name, holder, JOB_LEASE, business_id=runtime.business.id, now=runtime.now()
+        ):
             job(runtime)
     except Exception:
         log.exception("periodic job %s failed", name)
@@ -73,7 +76,14 @@ def _locked(runtime: Runtime, name: str, holder: str, job: Callable[[Runtime], i
 
 def _daily(runtime: Runtime, name: str, holder: str, job: Callable[[Runtime], int]) -> None:
     try:
-        if jobs.due(runtime, name, holder, RETENTION_EVERY):
+        if locks.due(
+            runtime.database,
+            name,
+            holder,
+            RETENTION_EVERY,
+            business_id=runtime.business.id,
+            now=runtime.now(),
+        ):
             job(runtime)
     except Exception:
         log.exception("periodic job %s failed", name)

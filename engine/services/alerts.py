@@ -12,8 +12,9 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from engine.core.business import BusinessProfile
-from engine.store import outbox
-from engine.store.tables import BookingRow, CustomerRow, MessageRow
+from engine.store import history
+from engine.store.tables import BookingRow, MessageRow
+from engine.store.values import customer_name
 
 STAFF_ALERT = "staff_alert"
 URGENT_SKIP_REASONS = frozenset({"opted_out", "no_channel"})
@@ -66,7 +67,7 @@ def raise_alert(
     now: datetime,
 ) -> list[MessageRow]:
     """Record the alert in the history and queue it to the staff phone and email."""
-    history = outbox.record(
+    line = history.record(
         session,
         business_id=business.id,
         booking_id=booking_id,
@@ -84,7 +85,7 @@ def raise_alert(
         row = MessageRow(
             business_id=business.id,
             booking_id=booking_id,
-            key=f"{STAFF_ALERT}:{channel}:{history.id}",
+            key=f"{STAFF_ALERT}:{channel}:{line.id}",
             step=STAFF_ALERT,
             template=None,
             channel=channel,
@@ -110,14 +111,13 @@ def alert_undelivered(
 ) -> None:
     """An urgent message ended failed or skipped: tell staff who was not told what."""
     booking = session.get(BookingRow, message.booking_id) if message.booking_id else None
-    customer = session.get(CustomerRow, booking.customer_id) if booking else None
     ref = booking.ref if booking else None
     text = alert_text(
         business,
         "undelivered",
         step=message.step,
         reason=reason,
-        name=customer.name if customer else "?",
+        name=customer_name(session, booking) if booking else "?",
         ref=ref or "-",
     )
     raise_alert(session, business=business, booking_id=message.booking_id, ref=ref, text=text, now=now)

@@ -1,9 +1,9 @@
 """Booking commands: book, delay, reschedule, job events, cancel; each one transaction.
 
-Each command validates its input (naming the field), changes the booking,
-records the event in the history, asks the pure planner what the messages
-should now be, and lets the outbox insert or move rows. A refused command
-changes nothing.
+Each command reads its input (``booking_input``, naming the field at fault),
+locks the booking, changes it, records the event in the history, asks the
+pure planner what the messages should now be, and lets the outbox insert or
+move rows. A refused command changes nothing.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -23,48 +23,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.core import timing
-from engine.core.contacts import address_hash, check_name, normalise_email, normalise_phone
-from engine.core.facts import check_facts, facts_for_templates, parse_money
-from engine.core.planner import Planner
-from engine.core.values import (
-    CLOSED,
-    STARTED_OR_LATER,
-    Booking,
-    BookingStatus,
-    Customer,
-    Event,
-    Finding,
-)
+from engine.core.facts import check_facts, parse_money
+from engine.core.playbooks import Playbook
+from engine.core.values import CLOSED, STARTED_OR_LATER, Booking, BookingStatus, Event
 from engine.exceptions import ConflictError, NotFoundError, UserInputError
 from engine.runtime import Runtime
+from engine.services import booking_input
 from engine.services.alerts import URGENT_SKIP_REASONS, alert_undelivered
-from engine.store import outbox
-from engine.store.tables import BookingRow, BusinessRow, CustomerRow, FindingRow, MessageRow, OptOutRow
+from engine.services.booking_input import BookingInput
+from engine.store import history, outbox
+from engine.store.tables import BookingRow, BusinessRow, CustomerRow, FindingRow, MessageRow
+from engine.store.values import booking_value
 
 B = BookingStatus
-PAST_START_GRACE = timedelta(hours=1)
 SUPERSEDE_WINDOW = timedelta(minutes=2)
-EVENT_CLOCK_SKEW = timedelta(minutes=5)
-EVENT_MAX_AGE = timedelta(days=30)
-MAX_TEXT = 2000
-
-
-@dataclass(kw_only=True)
-class BookingInput:
-    """What ``book``, the API and ``import`` give; strings as typed by a person."""
-
-    ref: str
-    playbook: str
-    name: str | None = None
-    phone: str | None = None
-    email: str | None = None
-    start: str | datetime | None = None
-    end: str | datetime | None = None
-    timezone: str | None = None
-    locale: str | None = None
-    location: str | None = None
-    facts: Mapping[str, Any] = field(default_factory=dict)
-    marketing_ok: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -72,22 +44,6 @@ class BookResult:
     booking: BookingRow
     created: bool
     changed: bool
-
-
-def _text(value: str | None, field_name: str, limit: int = MAX_TEXT) -> str | None:
-    if value is None:
-        return None
-    value = value.strip()
-    if len(value) > limit:
-        raise UserInputError(f"{field_name}: longer than {limit} characters", field=field_name)
-    return value or None
-
-
-def _check_ref(ref: str) -> str:
-    ref = (ref or "").strip()
-    if not ref or len(ref) > 100 or any(c.isspace() or c in "/?#%" for c in ref):
-        raise UserInputError(f"ref: {ref!r} must be 1-100 characters without spaces or / ? # %", field="ref")
-    return ref
 
 
 class BookingService:
@@ -161,102 +117,8 @@ class BookingService:
 
     def value(self, session: Session, row: BookingRow) -> Booking:
         """The booking as the pure core sees it."""
-        customer = session.get(CustomerRow, row.customer_id)
-        assert customer is not None
         playbook = self.rt.playbooks.get(row.playbook)
-        findings = session.scalars(
-            select(FindingRow).where(FindingRow.booking_id == row.id).order_by(FindingRow.id)
-        )
-        return Booking(
-            id=str(row.id),
-            ref=row.ref,
-            playbook=row.playbook,
-            customer=Customer(
-                name=customer.name,
-                first_name_given=customer.first_name,
-                phone=customer.phone,
-                email=customer.email,
-                locale=customer.locale,
-                marketing_ok=customer.marketing_ok,
-                **self._opt_outs(session, customer),
-                last_purchase_at=self._last_purchase(session, customer.id),
-            ),
-            start=row.start_at,
-            end=row.end_at,
-            promised_start=row.promised_start,
-            promised_end=row.promised_end,
-            timezone=row.timezone,
-            locale=row.locale,
-            created_at=row.created_at,
-            status=B(row.status),
-            confirmed=row.confirmed,
-            location=row.location,
-            facts=facts_for_templates(playbook, row.facts or {}),
-            findings=tuple(
-                Finding(
-                    text=f.text,
-                    price=Decimal(f.price) if f.price else None,
-                    must_fix=f.must_fix,
-                    decision=f.decision,
-                    at=f.created_at,
-                )
-                for f in findings
-            ),
-            choices=dict(row.choices or {}),
-            delay_reason=row.delay_reason,
-            final_price=Decimal(row.final_price) if row.final_price else None,
-            pickup_at=row.pickup_at,
-            score=row.score,
-            schedule_version=row.schedule_version,
-            told_start=row.told_start,
-            anchors={k: datetime.fromisoformat(v) for k, v in (row.anchors or {}).items()},
-        )
-
-    def _opt_outs(self, session: Session, customer: CustomerRow) -> dict[str, bool]:
-        """Both channels' opt-outs in one query."""
-        wanted = {
-            address_hash(channel, address, self.rt.settings.secret): channel
-            for channel, address in (
-                ("sms", customer.phone),
-                ("email", customer.email),
-                ("marketing", customer.phone),
-                ("marketing", customer.email),
-            )
-            if address
-        }
-        found = set()
-        if wanted:
-            found = set(
-                session.scalars(
-                    select(OptOutRow.address_hash).where(
-                        OptOutRow.business_id == self.business_id, OptOutRow.address_hash.in_(list(wanted))
-                    )
-                )
-            )
-        return {f"{wanted[h]}_opted_out": True for h in found}
-
-    def opted_out(self, session: Session, channel: str, address: str | None) -> bool:
-        if not address:
-            return False
-        return (
-            session.scalar(
-                select(OptOutRow.id).where(
-                    OptOutRow.business_id == self.business_id,
-                    OptOutRow.channel == channel,
-                    OptOutRow.address_hash == address_hash(channel, address, self.rt.settings.secret),
-                )
-            )
-            is not None
-        )
-
-    def _last_purchase(self, session: Session, customer_id: int) -> datetime | None:
-        rows = session.scalars(
-            select(BookingRow.anchors).where(
-                BookingRow.customer_id == customer_id, BookingRow.status == str(B.COMPLETED)
-            )
-        )
-        times = [datetime.fromisoformat(a["completed"]) for a in rows if a and "completed" in a]
-        return max(times) if times else None
+        return booking_value(session, row, playbook=playbook, secret=self.rt.settings.secret)
 
     # --- book ----------------------------------------------------------------------
 
@@ -265,7 +127,7 @@ class BookingService:
     ) -> BookResult:
         """Create the booking, or update it if ``ref`` exists (locked first, like every action)."""
         now = self.rt.now()
-        ref = _check_ref(data.ref)
+        ref = booking_input.check_ref(data.ref)
         playbook = self.rt.playbooks.get(data.playbook)
         try:
             with self.transaction(session) as tx:
@@ -278,7 +140,13 @@ class BookingService:
             ) from exc
 
     def _book(
-        self, session: Session, data: BookingInput, ref: str, playbook: Any, now: datetime, allow_past: bool
+        self,
+        session: Session,
+        data: BookingInput,
+        ref: str,
+        playbook: Playbook,
+        now: datetime,
+        allow_past: bool,
     ) -> BookResult:
         self.ensure_business(session, now)
         existing = self.find(session, ref, lock=True)
@@ -295,80 +163,38 @@ class BookingService:
         )
         tz = timing.zone(tz_name)
         if existing is None:
-            return self._create(session, data, ref, tz, now, allow_past)
-        return self._update(session, existing, data, tz, now, allow_past)
-
-    def _times(
-        self, data: BookingInput, tz: Any, playbook_id: str, now: datetime, allow_past: bool
-    ) -> tuple[datetime, datetime]:
-        if data.start is None:
-            raise UserInputError("start: required", field="start")
-        start = self._instant(data.start, tz, "start")
-        if data.end is not None:
-            end = self._instant(data.end, tz, "end")
-        else:
-            end = timing.shift(start, 1, self.rt.playbooks.get(playbook_id).duration, tz)
-        if end <= start:
-            raise UserInputError("end: must be after start", field="end")
-        if not allow_past and start < now - PAST_START_GRACE:
-            raise UserInputError("start: more than 1 h in the past", field="start")
-        return start, end
-
-    @staticmethod
-    def _instant(value: str | datetime, tz: Any, field_name: str) -> datetime:
-        if isinstance(value, datetime):
-            if value.tzinfo is None:
-                return timing.parse_instant(value.isoformat(), tz, field=field_name)
-            return value.astimezone(tz)
-        return timing.parse_instant(value, tz, field=field_name)
+            return self._create(session, data, ref, playbook, tz, now, allow_past)
+        return self._update(session, existing, data, playbook, tz, now, allow_past)
 
     def _customer_fields(self, data: BookingInput) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if data.name is not None:
-            name = _text(data.name, "name", 200)
-            if not name:
-                raise UserInputError("name: required", field="name")
-            out["name"] = check_name(name)
-        if data.phone is not None:
-            out["phone"] = (
-                normalise_phone(data.phone, country=self.rt.business.country) if data.phone.strip() else None
-            )
-        if data.email is not None:
-            out["email"] = normalise_email(data.email) if data.email.strip() else None
-        if data.marketing_ok is not None:
-            out["marketing_ok"] = bool(data.marketing_ok)
-        return out
+        return booking_input.customer_fields(data, country=self.rt.business.country)
 
-    def _locale(self, data: BookingInput, playbook_id: str, current: str | None) -> str:
-        playbook = self.rt.playbooks.get(playbook_id)
-        locale = data.locale or current or playbook.default_locale or self.rt.business.default_locale
-        if locale not in playbook.all_locales:
-            raise UserInputError(
-                f"locale: {locale!r} is not one of {playbook.playbook}'s locales "
-                f"({', '.join(playbook.all_locales)})",
-                field="locale",
-            )
-        return locale
+    def _locale(self, requested: str | None, playbook: Playbook, current: str | None) -> str:
+        return booking_input.locale(
+            requested, current=current, playbook=playbook, fallback=self.rt.business.default_locale
+        )
 
     def _create(
         self,
         session: Session,
         data: BookingInput,
         ref: str,
-        tz: Any,
+        playbook: Playbook,
+        tz: ZoneInfo,
         now: datetime,
         allow_past: bool,
     ) -> BookResult:
-        playbook = self.rt.playbooks.get(data.playbook)
         if not data.name:
             raise UserInputError("name: required", field="name")
-        start, end = self._times(data, tz, playbook.playbook, now, allow_past)
+        start, end = booking_input.window(
+            data.start, data.end, tz=tz, duration=playbook.duration, now=now, allow_past=allow_past
+        )
         contact = self._customer_fields(data)
         if not contact.get("phone") and not contact.get("email"):
             raise UserInputError("phone: a booking needs a phone number or an email address", field="phone")
         facts = check_facts(playbook, data.facts, require=True)
-        locale = self._locale(data, playbook.playbook, None)
-        location = _text(data.location, "location")
+        locale = self._locale(data.locale, playbook, None)
+        location = booking_input.text(data.location, "location")
         customer = CustomerRow(
             business_id=self.business_id,
             name=contact["name"],
@@ -415,11 +241,11 @@ class BookingService:
         session: Session,
         row: BookingRow,
         data: BookingInput,
-        tz: Any,
+        playbook: Playbook,
+        tz: ZoneInfo,
         now: datetime,
         allow_past: bool,
     ) -> BookResult:
-        playbook = self.rt.playbooks.get(row.playbook)
         changed = False
         customer = session.get(CustomerRow, row.customer_id)
         assert customer is not None
@@ -437,24 +263,19 @@ class BookingService:
         if facts != (row.facts or {}):
             row.facts = facts
             changed = True
-        if data.location is not None and _text(data.location, "location") != row.location:
-            row.location = _text(data.location, "location")
+        location = booking_input.text(data.location, "location")
+        if data.location is not None and location != row.location:
+            row.location = location
             changed = True
-        if data.locale is not None and self._locale(data, row.playbook, row.locale) != row.locale:
-            row.locale = customer.locale = self._locale(data, row.playbook, row.locale)
+        if (
+            data.locale is not None
+            and (locale := self._locale(data.locale, playbook, row.locale)) != row.locale
+        ):
+            row.locale = customer.locale = locale
             changed = True
         if data.start is not None:
-            start, end = self._times(
-                BookingInput(
-                    ref=row.ref,
-                    playbook=row.playbook,
-                    start=data.start,
-                    end=data.end if data.end is not None else None,
-                ),
-                tz,
-                row.playbook,
-                now,
-                allow_past,
+            start, end = booking_input.window(
+                data.start, data.end, tz=tz, duration=playbook.duration, now=now, allow_past=allow_past
             )
             if data.end is None:
                 end = start + (row.promised_end - row.promised_start)
@@ -463,14 +284,7 @@ class BookingService:
                 return BookResult(booking=row, created=False, changed=True)
         if changed:
             row.updated_at = now
-            outbox.record(
-                session,
-                business_id=self.business_id,
-                booking_id=row.id,
-                at=now,
-                kind="staff",
-                detail="booking details updated",
-            )
+            history.add(session, row, "staff", "booking details updated", at=now)
             self.replan(session, row, now=now)
         return BookResult(booking=row, created=False, changed=changed)
 
@@ -489,17 +303,9 @@ class BookingService:
     ) -> Event:
         """Record ``name`` in the history, then plan its steps and any newly anchored ones."""
         detail = ", ".join(f"{k}={v}" for k, v in data.items() if v is not None) or None
-        history = outbox.record(
-            session,
-            business_id=self.business_id,
-            booking_id=row.id,
-            at=at,
-            kind=f"event:{name}",
-            detail=detail,
-            data=dict(data),
-        )
+        line = history.add(session, row, f"event:{name}", detail, at=at, data=dict(data))
         session.flush()
-        event = Event(id=str(history.id), name=name, at=at, data=dict(data))
+        event = Event(id=str(line.id), name=name, at=at, data=dict(data))
         planner = self.rt.planner(row.playbook)
         value = self.value(session, row)
         planned = planner.timed(value, now=now)
@@ -522,7 +328,7 @@ class BookingService:
         return event
 
     def replan(self, session: Session, row: BookingRow, *, now: datetime) -> None:
-        planner: Planner = self.rt.planner(row.playbook)
+        planner = self.rt.planner(row.playbook)
         outbox.enqueue(
             session,
             business_id=self.business_id,
@@ -534,27 +340,7 @@ class BookingService:
         )
 
     def _event_time(self, at: str | datetime | None, row: BookingRow, now: datetime) -> datetime:
-        """When a reported event happened: by the engine clock, or ``at`` within the last week.
-
-        An event cannot have happened in the future (beyond a little clock skew) nor
-        long before anyone could report it; either is a typo that would corrupt the
-        report's lateness figures.
-        """
-        if at is None:
-            return now
-        tz = timing.zone(row.timezone)
-        when = self._instant(at, tz, "at")
-        if when > now + EVENT_CLOCK_SKEW:
-            raise UserInputError(
-                f"at: {timing.local_iso(when, tz)} is in the future (the engine clock says "
-                f"{timing.local_iso(now, tz)})",
-                field="at",
-            )
-        if when < now - EVENT_MAX_AGE:
-            raise UserInputError(
-                f"at: {timing.local_iso(when, tz)} is more than {EVENT_MAX_AGE.days} days ago", field="at"
-            )
-        return when
+        return booking_input.event_time(at, timing.zone(row.timezone), now)
 
     def _refuse(
         self, row: BookingRow, action: str, statuses: frozenset[BookingStatus] | set[BookingStatus]
@@ -577,13 +363,13 @@ class BookingService:
             raise UserInputError("delay: give exactly one of --minutes and --until", field="minutes")
         if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 1):
             raise UserInputError("minutes: must be a whole number of at least 1", field="minutes")
-        reason = _text(reason, "reason", 500)
+        reason = booking_input.text(reason, "reason", 500)
         with self.transaction(session) as session:
             row = self.lock(session, ref)
             self._refuse(row, "delay", {*STARTED_OR_LATER, B.CANCELLED, B.NO_SHOW})
             tz = timing.zone(row.timezone)
             if until is not None:
-                new_start = self._instant(until, tz, "until")
+                new_start = booking_input.instant(until, tz, "until")
                 if new_start <= row.start_at:
                     raise ConflictError(
                         f"until: {timing.local_iso(new_start, tz)} is not later than the expected start "
@@ -600,7 +386,8 @@ class BookingService:
             row.updated_at = now
             told = row.told_start or row.promised_start
             notify = new_start - told >= self.rt.playbooks.get(row.playbook).min_delay
-            self._supersede_recent_delay_notice(session, row, now) if notify else None
+            if notify:
+                self._supersede_recent_delay_notice(session, row, now)
             data = {
                 "minutes": int(shift.total_seconds() // 60),
                 "until": timing.local_iso(new_start, tz),
@@ -618,14 +405,8 @@ class BookingService:
             if notify:
                 row.told_start = new_start
             else:
-                outbox.record(
-                    session,
-                    business_id=self.business_id,
-                    booking_id=row.id,
-                    at=now,
-                    kind="staff",
-                    detail="ETA updated without a message: below min_delay_notice",
-                )
+                silent = "ETA updated without a message: below min_delay_notice"
+                history.add(session, row, "staff", silent, at=now)
             return row
 
     def _supersede_recent_delay_notice(self, session: Session, row: BookingRow, now: datetime) -> None:
@@ -663,16 +444,13 @@ class BookingService:
             row = self.lock(session, ref)
             self._refuse(row, "reschedule", {B.COMPLETED, B.CANCELLED, B.NO_SHOW})
             tz = timing.zone(row.timezone)
-            new_start = self._instant(start, tz, "start")
+            new_start = booking_input.instant(start, tz, "start")
             new_end = (
-                self._instant(end, tz, "end")
+                booking_input.instant(end, tz, "end")
                 if end is not None
                 else new_start + (row.promised_end - row.promised_start)
             )
-            if new_end <= new_start:
-                raise UserInputError("end: must be after start", field="end")
-            if new_start < now - PAST_START_GRACE:
-                raise UserInputError("start: more than 1 h in the past", field="start")
+            booking_input.check_window(new_start, new_end, now=now)
             self._reschedule(session, row, new_start, new_end, at=self._event_time(at, row, now), now=now)
             return row
 
@@ -763,7 +541,7 @@ class BookingService:
         at: str | datetime | None = None,
         session: Session | None = None,
     ) -> BookingRow:
-        amount = str(self.money(price, "price")) if price is not None else None
+        amount = str(parse_money(price, field="price")) if price is not None else None
         with self.transaction(session) as tx:
             row = self.lock(tx, ref)  # the pickup time is read in the booking's zone
             update: dict[str, Any] = {}
@@ -772,7 +550,7 @@ class BookingService:
                 update["final_price"] = data["price"] = amount
             if pickup is not None:
                 tz = timing.zone(row.timezone)
-                update["pickup_at"] = self._instant(pickup, tz, "pickup")
+                update["pickup_at"] = booking_input.instant(pickup, tz, "pickup")
                 data["pickup"] = timing.local_iso(update["pickup_at"], tz)
             return self._status_event(
                 ref,
@@ -797,7 +575,7 @@ class BookingService:
         update: dict[str, Any] = {}
         data: dict[str, Any] = {}
         if price is not None:
-            update["final_price"] = data["price"] = str(self.money(price, "price"))
+            update["final_price"] = data["price"] = str(parse_money(price, field="price"))
         return self._status_event(
             ref,
             name="job.completed",
@@ -832,7 +610,7 @@ class BookingService:
         at: str | datetime | None = None,
         session: Session | None = None,
     ) -> BookingRow:
-        reason = _text(reason, "reason", 500)
+        reason = booking_input.text(reason, "reason", 500)
         return self._status_event(
             ref,
             name="booking.cancelled",
@@ -879,10 +657,10 @@ class BookingService:
         session: Session | None = None,
     ) -> BookingRow:
         now = self.rt.now()
-        clean = _text(text, "text", 1000)
+        clean = booking_input.text(text, "text", 1000)
         if not clean:
             raise UserInputError("text: describe what was found", field="text")
-        amount = str(self.money(price, "price")) if price is not None else None
+        amount = str(parse_money(price, field="price")) if price is not None else None
         with self.transaction(session) as tx:
             row = self.lock(tx, ref)
             self._refuse(row, "add a finding to", set(CLOSED))
@@ -927,13 +705,9 @@ class BookingService:
                 row.score = score
                 data = {"score": score}
             elif name == "customer.replied":
-                data = {"text": _text(str(data.get("text", "")), "text", 1600)}
+                data = {"text": booking_input.text(str(data.get("text", "")), "text", 1600)}
             else:
                 raise UserInputError(f"event: unknown customer event {name!r}", field="event")
             row.updated_at = now
             self.apply_event(tx, row, name, data, at=when, now=now)
             return row
-
-    def money(self, value: str, field_name: str) -> Decimal:
-        """An amount as typed by staff, read by the business's conventions."""
-        return parse_money(value, field=field_name)

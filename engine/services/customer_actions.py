@@ -22,8 +22,9 @@ from engine.runtime import Runtime
 from engine.services import findings
 from engine.services.alerts import alert_text, raise_alert
 from engine.services.bookings import BookingService
-from engine.store import outbox
+from engine.store import history
 from engine.store.tables import BookingRow, CustomerRow, FindingRow, OptOutRow
+from engine.store.values import customer_name
 
 DECISIONS = frozenset({"approved", "declined"})
 WAITING = frozenset({BookingStatus.BOOKED, BookingStatus.CONFIRMED})
@@ -73,19 +74,9 @@ class CustomerActions:
         now = self.rt.now()
         with self.rt.database.session() as session:
             row = self._open(session, booking_id, "ask for another time")
-            outbox.record(
-                session,
-                business_id=row.business_id,
-                booking_id=row.id,
-                at=now,
-                kind="reply",
-                detail=text or "asked for another time",
-                data={"class": "change", "source": SOURCE},
-            )
-            customer = session.get(CustomerRow, row.customer_id)
-            alert = alert_text(
-                self.rt.business, "change", name=customer.name if customer else "?", ref=row.ref
-            )
+            asked = text or "asked for another time"
+            history.add(session, row, "reply", asked, at=now, data={"class": "change", "source": SOURCE})
+            alert = alert_text(self.rt.business, "change", name=customer_name(session, row), ref=row.ref)
             raise_alert(
                 session,
                 business=self.rt.business,
@@ -134,15 +125,8 @@ class CustomerActions:
                 return
             row.choices = {**(row.choices or {}), option_id: choice}
             row.updated_at = now
-            outbox.record(
-                session,
-                business_id=row.business_id,
-                booking_id=row.id,
-                at=now,
-                kind="choice",
-                detail=f"{option_id}: {choice}",
-                data={"option": option_id, "choice": choice, "source": SOURCE},
-            )
+            data = {"option": option_id, "choice": choice, "source": SOURCE}
+            history.add(session, row, "choice", f"{option_id}: {choice}", at=now, data=data)
 
     def unsubscribe(self, booking_id: int) -> None:
         """No more marketing messages (the ``List-Unsubscribe`` link); service messages still go."""
@@ -170,12 +154,11 @@ class CustomerActions:
                             created_at=now,
                         )
                     )
-            outbox.record(
+            history.add(
                 session,
-                business_id=row.business_id,
-                booking_id=row.id,
+                row,
+                "choice",
+                "no more offers (unsubscribed on the page)",
                 at=now,
-                kind="choice",
-                detail="no more offers (unsubscribed on the page)",
                 data={"marketing_ok": False, "source": SOURCE},
             )

@@ -12,7 +12,7 @@ repository's ``business.yaml``, ``playbooks/`` and ``templates/`` are used
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,8 @@ from typing import Any
 from engine.core import timing
 from engine.dispatch.dispatcher import PassStats
 from engine.runtime import Runtime
-from engine.services.bookings import BookingInput, BookingService
+from engine.services.booking_input import BookingInput
+from engine.services.bookings import BookingService
 from engine.settings import Settings
 
 DEMO_DIR = Path("demo")
@@ -158,18 +159,19 @@ def demo_settings(base: Settings, root: Path = DEMO_DIR, *, public_url: str | No
     def here_or_repo(path: Path, name: str) -> Path:
         return path if path.exists() else REPO / name
 
-    return replace(
-        base,
-        database_url=f"sqlite:///{root / 'forvent.db'}",
-        outbox_dir=root / "outbox",
-        secret=base.secret or DEMO_SECRET,
-        staff_password=base.staff_password or DEMO_PASSWORD,
-        sms_channel="file",
-        email_channel="file",
-        playbooks_dir=here_or_repo(base.playbooks_dir, "playbooks"),
-        templates_dir=here_or_repo(base.templates_dir, "templates"),
-        business_file=here_or_repo(base.business_file, "business.yaml"),
-        public_url=public_url or base.public_url,
+    return base.model_copy(
+        update={
+            "database_url": f"sqlite:///{root / 'forvent.db'}",
+            "outbox_dir": root / "outbox",
+            "secret": base.secret or DEMO_SECRET,
+            "staff_password": base.staff_password or DEMO_PASSWORD,
+            "sms_channel": "file",
+            "email_channel": "file",
+            "playbooks_dir": here_or_repo(base.playbooks_dir, "playbooks"),
+            "templates_dir": here_or_repo(base.templates_dir, "templates"),
+            "business_file": here_or_repo(base.business_file, "business.yaml"),
+            "public_url": public_url or base.public_url,
+        }
     )
 
 

@@ -8,8 +8,9 @@ from sqlalchemy.orm import Session
 
 from engine.core.business import BusinessProfile
 from engine.services.alerts import alert_text, raise_alert
-from engine.store import outbox
-from engine.store.tables import BookingRow, CustomerRow, FindingRow
+from engine.store import history
+from engine.store.tables import BookingRow, FindingRow
+from engine.store.values import customer_name
 
 
 def decide(
@@ -24,17 +25,8 @@ def decide(
 ) -> None:
     """Set ``approved``/``declined``, record a ``choice``; a decline alerts staff to call."""
     finding.decision, finding.decided_at = decision, now
-    outbox.record(
-        session,
-        business_id=booking.business_id,
-        booking_id=booking.id,
-        at=now,
-        kind="choice",
-        detail=f"finding {decision}: {finding.text}",
-        data={"finding_id": finding.id, "decision": decision, "source": source},
-    )
+    data = {"finding_id": finding.id, "decision": decision, "source": source}
+    history.add(session, booking, "choice", f"finding {decision}: {finding.text}", at=now, data=data)
     if decision == "declined":
-        customer = session.get(CustomerRow, booking.customer_id)
-        name = customer.name if customer else "?"
-        text = alert_text(business, "decline", name=name, ref=booking.ref)
+        text = alert_text(business, "decline", name=customer_name(session, booking), ref=booking.ref)
         raise_alert(session, business=business, booking_id=booking.id, ref=booking.ref, text=text, now=now)

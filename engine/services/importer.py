@@ -28,7 +28,8 @@ from typing import Any
 
 from engine.core.facts import parse_fact_args
 from engine.exceptions import ForventError, UserInputError
-from engine.services.bookings import BookingInput, BookingService
+from engine.services.booking_input import BookingInput
+from engine.services.bookings import BookingService
 from engine.settings import env_bool
 
 BASE_COLUMNS = (

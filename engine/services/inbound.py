@@ -24,8 +24,9 @@ from engine.runtime import Runtime
 from engine.services import findings
 from engine.services.alerts import alert_text, alert_undelivered, raise_alert
 from engine.services.bookings import BookingService
-from engine.store import outbox
+from engine.store import history, outbox
 from engine.store.tables import BookingRow, CustomerRow, FindingRow, HistoryRow, MessageRow, OptOutRow
+from engine.store.values import customer_name
 
 S = MessageStatus
 KEYWORDS = {
@@ -175,7 +176,7 @@ class Inbound:
         sid: str | None,
         now: datetime,
     ) -> None:
-        outbox.record(
+        history.record(
             session,
             business_id=self.rt.business.id,
             booking_id=booking_id,
@@ -187,11 +188,10 @@ class Inbound:
 
     def _alert_closed(self, session: Session, booking: BookingRow, text: str, now: datetime) -> None:
         """A reply to a cancelled booking (often "but I still need you!"): a person must read it."""
-        customer = session.get(CustomerRow, booking.customer_id)
         alert = alert_text(
             self.rt.business,
             "closed",
-            name=customer.name if customer else "?",
+            name=customer_name(session, booking),
             ref=booking.ref,
             status=booking.status,
             text=text[:300],
@@ -287,8 +287,7 @@ class Inbound:
         now: datetime,
     ) -> str:
         """What the reply means for the booking; returns the follow-up action."""
-        customer = session.get(CustomerRow, booking.customer_id)
-        name = customer.name if customer else "?"
+        name = customer_name(session, booking)
         finding = session.scalar(
             select(FindingRow)
             .where(FindingRow.booking_id == booking.id, FindingRow.decision == "pending")
@@ -323,21 +322,14 @@ class Inbound:
 
     def _acknowledge(self, session: Session, booking: BookingRow, reply_class: str, now: datetime) -> None:
         """``reply_<class>`` at once: quiet hours do not apply to an answer just asked for."""
-        history = outbox.record(
-            session,
-            business_id=self.rt.business.id,
-            booking_id=booking.id,
-            at=now,
-            kind="staff",
-            detail=f"acknowledging {reply_class}",
-        )
+        line = history.add(session, booking, "staff", f"acknowledging {reply_class}", at=now)
         session.flush()
         step = f"reply_{reply_class}"
         session.add(
             MessageRow(
                 business_id=self.rt.business.id,
                 booking_id=booking.id,
-                key=f"{step}:sms:{history.id}",
+                key=f"{step}:sms:{line.id}",
                 step=step,
                 template=step,
                 channel="sms",

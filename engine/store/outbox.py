@@ -16,7 +16,11 @@ from sqlalchemy import Table, and_, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from engine.core.timing import local_iso, zone
 from engine.core.values import PENDING, TRANSITIONS, MessageStatus, PlannedMessage
+
+# Re-exported: the dispatcher appends its own history lines through ``outbox.record``.
+from engine.store.history import record as record
 from engine.store.tables import HistoryRow, MessageRow
 
 S = MessageStatus
@@ -24,30 +28,6 @@ S = MessageStatus
 
 class TransitionError(RuntimeError):
     """A compare-and-set found the row in another state than expected."""
-
-
-def record(
-    session: Session,
-    *,
-    business_id: str,
-    booking_id: int | None,
-    at: datetime,
-    kind: str,
-    detail: str | None = None,
-    data: dict[str, Any] | None = None,
-    message_id: int | None = None,
-) -> HistoryRow:
-    row = HistoryRow(
-        business_id=business_id,
-        booking_id=booking_id,
-        message_id=message_id,
-        at=at,
-        kind=kind,
-        detail=detail,
-        data=data or {},
-    )
-    session.add(row)
-    return row
 
 
 def _message_detail(row: MessageRow, extra: str | None = None) -> str:
@@ -140,8 +120,6 @@ def _insert(
 
 
 def _due_text(due: datetime | None, tz_name: str) -> str | None:
-    from engine.core.timing import local_iso, zone
-
     return f"due {local_iso(due, zone(tz_name))}" if due else None
 
 
@@ -151,8 +129,6 @@ def _move(session: Session, row: MessageRow, plan: PlannedMessage, now: datetime
         return False
     if row.due_at == plan.due_at:
         return False
-    from engine.core.timing import local_iso, zone
-
     result = session.execute(
         update(MessageRow)
         .where(MessageRow.id == row.id, MessageRow.status == S.PLANNED)

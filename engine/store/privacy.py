@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine.core.playbooks import PlaybookSet
-from engine.store import outbox
+from engine.store import history, outbox
 from engine.store.db import Database, is_sqlite
 from engine.store.tables import BookingRow, CustomerRow, FindingRow, HistoryRow, MessageRow
 
@@ -65,7 +65,7 @@ def erase_customer(
         customer.phone = customer.email = None
         customer.erased_at = now
     if customers:
-        outbox.record(
+        history.record(
             session,
             business_id=business_id,
             booking_id=None,
@@ -138,14 +138,7 @@ def _erase_booking(session: Session, booking: BookingRow, playbooks: PlaybookSet
             row.data = {
                 k: v for k, v in (row.data or {}).items() if k in ("minutes", "score", "class", "finding_id")
             }
-    outbox.record(
-        session,
-        business_id=booking.business_id,
-        booking_id=booking.id,
-        at=now,
-        kind="staff",
-        detail="customer data erased",
-    )
+    history.add(session, booking, "staff", "customer data erased", at=now)
 
 
 def purge_bodies(session: Session, *, business_id: str, now: datetime, days: int) -> int:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from engine.core import timing
 from engine.store.tables import BookingRow, FindingRow, HistoryRow, MessageRow
+from engine.store.values import booking_anchors
 
 PROMISE_EVENT = {"arrival": "started", "ready": "ready"}
 SENT = {"sent", "delivered"}
@@ -97,7 +98,7 @@ def _minutes(delta: timedelta) -> float:
 
 
 def booking_facts(session: Session, booking: BookingRow, promise: str) -> _Facts:
-    anchors = {k: datetime.fromisoformat(v) for k, v in (booking.anchors or {}).items()}
+    anchors = booking_anchors(booking)
     event_at = anchors.get(PROMISE_EVENT[promise])
     late = _minutes(event_at - booking.promised_end) if event_at else None
     messages = list(session.scalars(select(MessageRow).where(MessageRow.booking_id == booking.id)))

@@ -25,7 +25,8 @@ from engine.core import timing
 from engine.core.playbooks import Playbook
 from engine.exceptions import ConflictError, ForventError, PlaybookError, UserInputError
 from engine.runtime import Runtime
-from engine.services.bookings import BookingInput, BookingService
+from engine.services.booking_input import BookingInput
+from engine.services.bookings import BookingService
 from engine.services.importer import CSV_NAMES, JSON_NAMES, ImportRow, RowError, import_rows, read_csv
 from engine.store.serialise import booking_json, history_json
 from engine.store.tables import BookingRow, FindingRow

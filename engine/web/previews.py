@@ -9,7 +9,7 @@ from engine.core.business import SAMPLE_BUSINESS, BusinessProfile
 from engine.dispatch.preview import Previewer, PreviewEvent
 from engine.exceptions import ConfigurationError, UserInputError
 from engine.runtime import Runtime
-from engine.services.bookings import BookingInput
+from engine.services.booking_input import BookingInput
 from engine.web.models import MAX_DELAY_MINUTES, PreviewEventIn, PreviewIn
 
 # Sample values for required facts the request leaves out, as the CLI gives them.

@@ -33,7 +33,8 @@ from twilio.request_validator import RequestValidator
 import engine.store.db
 from engine.core.clock import FixedClock
 from engine.runtime import Runtime
-from engine.services.bookings import BookingInput, BookingService
+from engine.services.booking_input import BookingInput
+from engine.services.bookings import BookingService
 from engine.store.tables import BookingRow, MessageRow
 from engine.store.tokens import create_token
 from tests.conftest import Project, make_project

@@ -21,7 +21,8 @@ from twilio.request_validator import RequestValidator
 
 from engine.core.clock import FixedClock
 from engine.runtime import Runtime
-from engine.services.bookings import BookingInput, BookingService
+from engine.services.booking_input import BookingInput
+from engine.services.bookings import BookingService
 from engine.settings import Settings
 from engine.store.tables import HistoryRow, MessageRow
 from engine.store.tokens import create_token

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from engine.dispatch import jobs
 from engine.dispatch.scheduler import make_scheduler
+from engine.store import locks
 from engine.store.tables import HistoryRow, MessageRow
 from tests.integration.world import World
 
@@ -31,10 +32,10 @@ def test_a_delay_moves_the_watch_to_the_new_time(world: World) -> None:
 
 
 def test_the_lease_lets_one_process_run_a_job(world: World) -> None:
-    assert jobs.acquire(world.rt, "watch", "a", timedelta(minutes=10))
-    assert not jobs.acquire(world.rt, "watch", "b", timedelta(minutes=10))
+    assert acquire(world, "watch", "a", timedelta(minutes=10))
+    assert not acquire(world, "watch", "b", timedelta(minutes=10))
     world.clock.set(world.clock.now() + timedelta(minutes=11))
-    assert jobs.acquire(world.rt, "watch", "b", timedelta(minutes=10))
+    assert acquire(world, "watch", "b", timedelta(minutes=10))
 
 
 def test_retention_purges_old_bodies_and_keeps_rows(world: World) -> None:
@@ -80,9 +81,19 @@ def test_the_scheduler_purges_once_a_day_on_the_engine_clock(world: World) -> No
 
 def test_a_daily_job_runs_once_per_engine_day_whoever_asks(world: World) -> None:
     day = timedelta(days=1)
-    assert jobs.due(world.rt, "retention", "a", day)
-    assert not jobs.due(world.rt, "retention", "a", day)  # the same process, later the same day
+    assert due(world, "retention", "a", day)
+    assert not due(world, "retention", "a", day)  # the same process, later the same day
     world.clock.set(world.clock.now() + timedelta(hours=23))
-    assert not jobs.due(world.rt, "retention", "b", day)
+    assert not due(world, "retention", "b", day)
     world.clock.set(world.clock.now() + timedelta(hours=1))
-    assert jobs.due(world.rt, "retention", "b", day)
+    assert due(world, "retention", "b", day)
+
+
+def acquire(world: World, name: str, holder: str, lease: timedelta) -> bool:
+    rt = world.rt
+    return locks.acquire(rt.database, name, holder, lease, business_id=rt.business.id, now=rt.now())
+
+
+def due(world: World, name: str, holder: str, every: timedelta) -> bool:
+    rt = world.rt
+    return locks.due(rt.database, name, holder, every, business_id=rt.business.id, now=rt.now())

@@ -30,7 +30,8 @@ from engine.core.retry import BASE_DELAY
 from engine.dispatch.dispatcher import Dispatcher
 from engine.exceptions import TransientChannelError
 from engine.runtime import Runtime
-from engine.services.bookings import BookingInput, BookingService
+from engine.services.booking_input import BookingInput
+from engine.services.bookings import BookingService
 from engine.store.tables import HistoryRow, MessageRow
 from tests.integration.workers import settings_for
 

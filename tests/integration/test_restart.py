@@ -24,7 +24,8 @@ from sqlalchemy import func, select, text
 
 from engine.core.clock import FixedClock
 from engine.runtime import Runtime
-from engine.services.bookings import BookingInput, BookingService
+from engine.services.booking_input import BookingInput
+from engine.services.bookings import BookingService
 from engine.store.db import Database, alembic_config
 from engine.store.tables import HistoryRow, MessageRow
 from tests.conftest import Project

@@ -10,7 +10,8 @@ from engine.channels.memory import MemoryChannel
 from engine.core.clock import FixedClock
 from engine.dispatch.dispatcher import Dispatcher
 from engine.runtime import Runtime
-from engine.services.bookings import BookingInput, BookingService
+from engine.services.booking_input import BookingInput
+from engine.services.bookings import BookingService
 from engine.settings import Settings
 from engine.store.tables import MessageRow
 

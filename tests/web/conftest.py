@@ -20,7 +20,8 @@ from fastapi.testclient import TestClient
 
 from engine.core.clock import FixedClock
 from engine.runtime import Runtime
-from engine.services.bookings import BookingInput, BookingService
+from engine.services.booking_input import BookingInput
+from engine.services.bookings import BookingService
 from engine.settings import Settings
 from engine.store.db import Database
 from engine.store.tokens import create_token

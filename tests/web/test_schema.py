@@ -29,7 +29,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from engine.core.clock import FixedClock
 from engine.runtime import Runtime
-from engine.services.bookings import BookingInput, BookingService
+from engine.services.booking_input import BookingInput
+from engine.services.bookings import BookingService
 from engine.settings import Settings
 from engine.store.tables import ApiTokenRow
 from engine.store.tokens import digest

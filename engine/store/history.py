@@ -1,0 +1,61 @@
+"""The history: one appended row per thing that happened, never updated but by an erasure.
+
+``add`` is what a booking's actions write (the business and booking come
+from the row); ``record`` is the general form, for a line that belongs to no
+booking (an unmatched SMS, an erasure) or that names a message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from engine.store.tables import BookingRow, HistoryRow
+
+
+def record(
+    session: Session,
+    *,
+    business_id: str,
+    booking_id: int | None,
+    at: datetime,
+    kind: str,
+    detail: str | None = None,
+    data: Mapping[str, Any] | None = None,
+    message_id: int | None = None,
+) -> HistoryRow:
+    row = HistoryRow(
+        business_id=business_id,
+        booking_id=booking_id,
+        message_id=message_id,
+        at=at,
+        kind=kind,
+        detail=detail,
+        data=dict(data or {}),
+    )
+    session.add(row)
+    return row
+
+
+def add(
+    session: Session,
+    booking: BookingRow,
+    kind: str,
+    detail: str | None = None,
+    *,
+    at: datetime,
+    data: Mapping[str, Any] | None = None,
+) -> HistoryRow:
+    """A line in ``booking``'s history: ``kind`` is ``staff``, ``reply``, ``choice`` or ``event:<name>``."""
+    return record(
+        session,
+        business_id=booking.business_id,
+        booking_id=booking.id,
+        at=at,
+        kind=kind,
+        detail=detail,
+        data=data,
+    )
