@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from engine.messages.invites import Invite, build_invite, invite_uid
+from engine.messages.invites import Invite, build_invite
 
 OSLO = ZoneInfo("Europe/Oslo")
 ROUNDS = 5
@@ -23,7 +23,7 @@ ROUNDS = 5
 def _invite(n: int) -> Invite:
     start = datetime(2026, 7, 14, 8, tzinfo=OSLO) + timedelta(minutes=15 * (n % 40))
     return Invite(
-        uid=invite_uid(str(n), "forvent.example.com"),
+        uid=f"bench-{n}@forvent",
         sequence=n % 3,
         method="REQUEST",
         start=start,

@@ -37,9 +37,6 @@ BUILTIN_STEPS = {
 }
 #: Events after which a calendar that ever got an invite must be updated.
 INVITE_EVENTS = frozenset({"booking.delayed", "booking.rescheduled", "booking.cancelled", "booking.no_show"})
-INVITE_UPDATE_STEP = StepSpec(
-    id="invite_update", when="booking.rescheduled", template="invite_update", channels=["email"]
-)
 MARKETING_MONTHS = 24
 
 

@@ -6,7 +6,7 @@ CRLF line ends, lines folded at 75 octets (never inside a UTF-8 sequence),
 escaping done by the ``icalendar`` library.
 
 Invites follow the booking (SPEC, "Invites follow the booking"): every
-invite of one booking has the same ``uid`` (see :func:`invite_uid`), and
+invite of one booking has the same ``uid`` (the booking's ``invite_uid``), and
 ``sequence`` rises on every change of time or status, so calendars replace
 the event instead of adding a second one; ``METHOD:CANCEL`` removes it.
 
@@ -31,7 +31,6 @@ the first invite of a zone and year it costs next to nothing (measured with
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
@@ -48,8 +47,6 @@ _ADDRESSED_METHODS = frozenset({"REQUEST", "CANCEL"})
 _VEVENT_START = b"\r\nBEGIN:VEVENT\r\n"
 # (zone, date range) entries; far more than the zones x years one installation sees.
 _VTIMEZONE_CACHE_SIZE = 512
-# UIDs are matched byte for byte by calendars: keep them plain ASCII, no spaces.
-_UID_PART = re.compile(r"[!-~]+")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,14 +98,6 @@ class Invite:
         if self.alarm is not None and self.alarm < timedelta(0):
             raise ValueError(f"invite alarm is a time before the start, got {self.alarm}")
         _zone(self.timezone)
-
-
-def invite_uid(booking_id: str, domain: str) -> str:
-    """The UID every invite of one booking carries: ``forvent-<id>@<domain>``."""
-    for name, part in (("booking_id", booking_id), ("domain", domain)):
-        if not _UID_PART.fullmatch(part):
-            raise ValueError(f"invite uid {name} must be non-empty printable ASCII, got {part!r}")
-    return f"forvent-{booking_id}@{domain}"
 
 
 def build_invite(invite: Invite) -> bytes:

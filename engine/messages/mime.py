@@ -37,8 +37,6 @@ CALENDAR_METHODS = frozenset({"REQUEST", "CANCEL", "PUBLISH"})
 ATTACHMENT_NAME = "invite.ics"
 # RFC 5322 2.1.1: no line may pass 998 octets, folding or not.
 _MAX_LINE = 998
-# RFC 5322 3.2.3 dot-atom-text, the form of both halves of a Message-ID.
-_DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 _MESSAGE_ID = re.compile(r"<[^<>@\s]+@[^<>@\s]+>")
 # RFC 5322 3.6.8 field name: printable ASCII except the colon.
 _HEADER_NAME = re.compile(r"[!-9;-~]+")
@@ -65,9 +63,8 @@ class OutgoingEmail:
 
     ``ics`` is a calendar from ``engine.messages.invites.build_invite`` and
     ``ics_method`` its ``METHOD`` (given together or not at all; they must
-    agree, as RFC 6047 requires). ``message_id`` is the full ``<left@right>``
-    (see :func:`make_message_id`); ``date`` is aware. Invalid values raise
-    ``ValueError``.
+    agree, as RFC 6047 requires). ``message_id`` is the full ``<left@right>``;
+    ``date`` is aware. Invalid values raise ``ValueError``.
     """
 
     to: str
@@ -93,14 +90,6 @@ class OutgoingEmail:
             raise ValueError("email ics and ics_method go together")
         if self.ics is not None and self.ics_method is not None:
             _check_calendar(self.ics, self.ics_method)
-
-
-def make_message_id(message_id: str, domain: str) -> str:
-    """The ``Message-ID`` of Forvent message ``message_id``: ``<message_id@domain>``."""
-    for name, part in (("message_id", message_id), ("domain", domain)):
-        if not _DOT_ATOM.fullmatch(part):
-            raise ValueError(f"{name} {part!r} cannot appear in a Message-ID")
-    return f"<{message_id}@{domain}>"
 
 
 def build_mime(email: OutgoingEmail) -> EmailMessage:

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from engine.messages.invites import Invite, build_invite
-from engine.messages.mime import OutgoingEmail, build_mime, make_message_id
+from engine.messages.mime import OutgoingEmail, build_mime
 
 OSLO = ZoneInfo("Europe/Oslo")
 SUBJECT = "Timen din i morgen – Ærlig Bil 😀"
@@ -272,17 +272,3 @@ def test_invalid_email_is_refused(changes: dict[str, Any]) -> None:
 def test_bad_address_is_refused(field: str) -> None:
     with pytest.raises(ValueError, match=field):
         build_mime(_email(**{field: "not-an-address"}))
-
-
-def test_make_message_id_builds_a_parseable_id() -> None:
-    message_id = make_message_id("01J0ABC", "forvent.example.com")
-    parsed = _parse(_wire(_email(message_id=message_id)))
-
-    assert message_id == "<01J0ABC@forvent.example.com>"
-    assert parsed["Message-ID"] == message_id
-
-
-@pytest.mark.parametrize(("left", "domain"), [("has space", "x.example"), ("a", "x..example")])
-def test_make_message_id_refuses_what_cannot_be_an_id(left: str, domain: str) -> None:
-    with pytest.raises(ValueError):
-        make_message_id(left, domain)
