@@ -84,6 +84,14 @@ def run_workers(database_url: str, tmp_path: Path, workers: int, *args: str) -> 
     return Run(sends=read_ids(*records), stats=stats, seconds=seconds)
 
 
+def create_schema(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        db.upgrade()
+    finally:
+        db.dispose()
+
+
 def check_exactly_once(database_url: str, ids: list[int], run: Run, label: str) -> None:
     expected = {str(i) for i in ids}
     missing = expected - set(run.sends)
@@ -119,7 +127,7 @@ def check_exactly_once(database_url: str, ids: list[int], run: Run, label: str) 
 @pytest.mark.pg
 @pytest.mark.slow
 def test_four_processes_on_postgresql_send_20000_messages_exactly_once(pg_url: str, tmp_path: Path) -> None:
-    Database(pg_url).upgrade()
+    create_schema(pg_url)
     ids = seed_due_messages(pg_url, now=T0, bookings=5_000, per_booking=4)
     assert len(ids) == 20_000
     run = run_workers(pg_url, tmp_path, workers=4)
@@ -128,7 +136,7 @@ def test_four_processes_on_postgresql_send_20000_messages_exactly_once(pg_url: s
 
 def test_two_processes_on_one_sqlite_file_send_3000_messages_exactly_once(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'forvent.db'}"
-    Database(url).upgrade()
+    create_schema(url)
     ids = seed_due_messages(url, now=T0, bookings=1_000, per_booking=3)
     # SQLite has one writer at a time and its busy handler is not fair: with no
     # provider latency the process holding the lock re-takes it between its

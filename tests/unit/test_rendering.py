@@ -416,6 +416,7 @@ def refused(tmp_path: Path, source: str, kind: str = "sms") -> str:
     return message.removeprefix(f"{tmp_path}/")
 
 
+@pytest.mark.untraced
 @pytest.mark.parametrize("body", ["{{ i }}", ""])
 def test_a_runaway_loop_is_stopped_and_names_its_line(tmp_path: Path, body: str) -> None:
     source = "Hei {{ customer.first_name }}\n" + RUNAWAY.replace("{{ i }}", body)
@@ -536,6 +537,7 @@ def test_a_template_nested_too_deeply_to_compile_is_a_template_error(tmp_path: P
     assert refused(tmp_path / "fors", fors).startswith("p/nb/t.sms.j2:")
 
 
+@pytest.mark.untraced
 def test_limits_hold_in_worker_threads(tmp_path: Path) -> None:
     renderer = write(
         tmp_path, {"p/nb/bad.sms.j2": RUNAWAY, "p/nb/ok.sms.j2": "Hei {{ customer.first_name }}"}
