@@ -35,7 +35,7 @@ class Runtime:
         if clock is None:
             clock = FixedClock(timing.parse_clock_instant(settings.now)) if settings.now else SystemClock()
         self.clock = clock
-        self._business = business
+        self._business = business.sending_as(settings.email_from) if business else None
         self._database = database
         self.playbooks = PlaybookSet(settings.playbooks_dir)
         self._planners: dict[str, Planner] = {}
@@ -46,13 +46,13 @@ class Runtime:
     @property
     def database(self) -> Database:
         if self._database is None:
-            self._database = Database(self.settings.database_url)
+            self._database = Database(self.settings.database_url, secret=self.settings.secret)
         return self._database
 
     @property
     def business(self) -> BusinessProfile:
         if self._business is None:
-            self._business = load_business(self.settings.business_file)
+            self._business = load_business(self.settings.business_file).sending_as(self.settings.email_from)
         return self._business
 
     @cached_property

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from pathlib import Path
 
@@ -99,7 +98,11 @@ class BusinessProfile(BaseModel):
 
     @property
     def from_address(self) -> str:
-        return os.environ.get("FORVENT_EMAIL_FROM") or self.email_from or self.email or "noreply@localhost"
+        return self.email_from or self.email or "noreply@localhost"
+
+    def sending_as(self, email_from: str | None) -> BusinessProfile:
+        """This profile with ``email_from`` (``FORVENT_EMAIL_FROM``) as its sender when it is given."""
+        return self.model_copy(update={"email_from": email_from}) if email_from else self
 
 
 SAMPLE_BUSINESS = BusinessProfile(

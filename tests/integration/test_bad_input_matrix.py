@@ -35,6 +35,7 @@ from engine.core.clock import FixedClock
 from engine.runtime import Runtime
 from engine.services.booking_input import BookingInput
 from engine.services.bookings import BookingService
+from engine.settings import TwilioSettings
 from engine.store.tables import BookingRow, MessageRow
 from engine.store.tokens import create_token
 from tests.conftest import Project, make_project
@@ -418,11 +419,11 @@ def test_a_lock_held_past_busy_timeout_is_one_line_and_stores_nothing(
 
 
 @pytest.fixture
-def client(deployment: Project, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TestClient, str]]:
+def client(deployment: Project) -> Iterator[tuple[TestClient, str]]:
     from engine.web.app import create_app
 
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", TWILIO_TOKEN)
     rt = runtime_of(deployment)
+    rt.settings = rt.settings.model_copy(update={"twilio": TwilioSettings(auth_token=TWILIO_TOKEN)})
     with rt.database.session() as s:
         token = create_token(
             s,

@@ -23,7 +23,7 @@ from engine.core.clock import FixedClock
 from engine.runtime import Runtime
 from engine.services.booking_input import BookingInput
 from engine.services.bookings import BookingService
-from engine.settings import Settings
+from engine.settings import Settings, TwilioSettings
 from engine.store.tables import HistoryRow, MessageRow
 from engine.store.tokens import create_token
 from engine.web.app import create_app
@@ -50,8 +50,7 @@ class Site:
 
 
 @pytest.fixture
-def site(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", TWILIO_TOKEN)
+def site(database_url: str, tmp_path: Path) -> Iterator[Site]:
     settings = Settings(
         database_url=database_url,
         playbooks_dir=REPO / "playbooks",
@@ -60,6 +59,7 @@ def site(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         outbox_dir=tmp_path / "outbox",
         public_url=PUBLIC,
         secret="test-secret-not-for-production",
+        twilio=TwilioSettings(auth_token=TWILIO_TOKEN),
     )
     rt = Runtime(settings, clock=FixedClock(MONDAY_NOON))
     rt.database.upgrade()

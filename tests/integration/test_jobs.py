@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 
 from engine.dispatch import jobs
@@ -41,7 +40,7 @@ def test_the_lease_lets_one_process_run_a_job(world: World) -> None:
 def test_retention_purges_old_bodies_and_keeps_rows(world: World) -> None:
     world.book()
     world.dispatcher.run_until_idle()
-    world.rt.settings = replace(world.rt.settings, retention_days=30)
+    world.rt.settings = world.rt.settings.model_copy(update={"retention_days": 30})
     world.clock.set(world.clock.now() + timedelta(days=31))
     assert jobs.retention(world.rt) >= 2
     with world.rt.database.session() as s:
@@ -53,7 +52,7 @@ def test_retention_purges_old_bodies_and_keeps_rows(world: World) -> None:
 def test_the_scheduler_purges_once_a_day_on_the_engine_clock(world: World) -> None:
     world.book()
     world.dispatcher.run_until_idle()
-    world.rt.settings = replace(world.rt.settings, retention_days=30)
+    world.rt.settings = world.rt.settings.model_copy(update={"retention_days": 30})
     scheduler = make_scheduler(world.dispatcher)
     scheduler.start(paused=True)  # jobs get their run times; nothing runs on the real clock
     try:
