@@ -13,7 +13,7 @@ from engine.messages.renderer import Kind
 from engine.runtime import Runtime
 from engine.services.alerts import STAFF_ALERT
 from engine.services.bookings import BookingService
-from engine.store import outbox
+from engine.store import history
 from engine.store.tables import BookingRow, MessageRow
 
 
@@ -69,7 +69,7 @@ def plan_fallback(
         )
         session.add(fallback)
         session.flush()
-        outbox.record(
+        history.record(
             session,
             business_id=row.business_id,
             booking_id=row.booking_id,

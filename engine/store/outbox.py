@@ -18,9 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from engine.core.timing import local_iso, zone
 from engine.core.values import PENDING, TRANSITIONS, MessageStatus, PlannedMessage
-
-# Re-exported: dispatch code (the channel fallback) appends its history lines through ``outbox.record``.
-from engine.store.history import record as record
+from engine.store.history import record
 from engine.store.tables import HistoryRow, MessageRow
 
 S = MessageStatus
