@@ -41,6 +41,9 @@ from engine.store.tokens import create_token
 from tests.conftest import Project, make_project
 from tests.integration.workers import database_snapshot, settings_for
 
+# The duplicate is appended to the sample file, one line past its end.
+BUSINESS_LINES = len((Path(__file__).resolve().parents[2] / "business.yaml").read_text().splitlines())
+
 NOW = "2026-11-23T12:00:00+01:00"
 TWILIO_TOKEN = "twilio-auth-token-for-tests"
 PUBLIC = "http://127.0.0.1:8000"
@@ -196,7 +199,7 @@ def test_a_broken_playbook_is_named_by_file_and_line(
         ),
         pytest.param(
             lambda t: t + "timezone: Europe/Berlin\n",
-            "business.yaml:22: duplicate key 'timezone' (first on line 10)",
+            f"business.yaml:{BUSINESS_LINES + 1}: duplicate key 'timezone' (first on line 10)",
             id="duplicate-key",
         ),
     ],
