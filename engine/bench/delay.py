@@ -8,7 +8,7 @@ jobs in a job store as large as the small outbox.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -149,8 +149,7 @@ def _floor(ctx: Context, url: str, booking_ids: list[int]) -> list[float]:
 def _peer(ctx: Context, jobs: int, delays: int) -> list[float]:
     took = []
     with Peer(ctx.path("peer-delay"), Composer(ctx.files), null_channels()) as peer:
-        later = datetime.now(UTC) + timedelta(days=30)
-        peer.load(jobs_for(jobs, PER_BOOKING), later)
+        later = peer.load(jobs_for(jobs, PER_BOOKING), timedelta(days=30))
         peer.scheduler.resume()
         step = max(1, jobs // PER_BOOKING // delays)
         for booking in range(0, jobs // PER_BOOKING, step)[:delays]:

@@ -181,34 +181,44 @@ class Peer:
                 id=str(job.message_id),
             )
 
-    def load(self, jobs: Sequence[PeerJob], run_date: datetime) -> None:
-        """Write the jobs' rows as ``add_job`` would, all due at ``run_date``, without waking anyone."""
-        probe = self.scheduler.add_job(DELIVER, "date", run_date=run_date, args=[0, 0, "", ""], id="probe")
+    def load(self, jobs: Sequence[PeerJob], lead: timedelta) -> datetime:
+        """Write the jobs' rows as ``add_job`` would, all due ``lead`` after the jobs are built,
+        without waking anyone; returns that instant."""
+        placeholder = datetime.now(UTC) + timedelta(days=365)
+        probe = self.scheduler.add_job(DELIVER, "date", run_date=placeholder, args=[0, 0, "", ""], id="probe")
         defaults = {k: getattr(probe, k) for k in ("misfire_grace_time", "coalesce", "max_instances")}
         probe.remove()
-        rows = []
-        for job in jobs:
-            state = Job(
+        states = [
+            Job(
                 self.scheduler,
                 id=str(job.message_id),
                 func=DELIVER,
-                trigger=DateTrigger(run_date),
+                trigger=DateTrigger(placeholder),
                 executor="default",
                 args=job.args,
                 kwargs={},
                 name="deliver",
-                next_run_time=run_date,
+                next_run_time=placeholder,
                 **defaults,
             ).__getstate__()
-            rows.append(
-                {
-                    "id": str(job.message_id),
-                    "next_run_time": datetime_to_utc_timestamp(run_date),
-                    "job_state": pickle.dumps(state, self.store.pickle_protocol),
-                }
-            )
+            for job in jobs
+        ]
+        # The instant is fixed only now, so that building the jobs does not eat into the lead.
+        run_date = datetime.now(UTC) + lead
+        trigger = DateTrigger(run_date)
+        rows = [
+            {
+                "id": state["id"],
+                "next_run_time": datetime_to_utc_timestamp(run_date),
+                "job_state": pickle.dumps(
+                    state | {"trigger": trigger, "next_run_time": run_date}, self.store.pickle_protocol
+                ),
+            }
+            for state in states
+        ]
         with self.store.engine.begin() as conn:
             conn.execute(self.store.jobs_t.insert(), rows)
+        return run_date
 
     def run(self, expected: int, timeout_s: float) -> Outcome:
         """Let the scheduler go until ``expected`` jobs ran, misfired or failed (or the time is up)."""

@@ -14,7 +14,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-WORST_OF = frozenset({"lost", "duplicates", "failed"})
+WORST_OF = frozenset({"lost", "duplicates", "failed"})  # the highest repetition's
+WORST_LOW = frozenset({"sent"})  # the lowest repetition's
 
 
 @dataclass(frozen=True)
@@ -40,13 +41,17 @@ class Side:
     def of(cls, setup: str, runs: Sequence[Mapping[str, Any]], units: Mapping[str, str]) -> Side:
         """The median of each figure over the repetitions, in the order ``units`` names them.
 
-        Losses and duplicates take the worst repetition instead: one bad run must show.
+        Losses, duplicates and messages sent take the worst repetition instead: one bad run must show.
         """
         figures = []
         for key, unit in units.items():
             values = [run[key] for run in runs if run.get(key) is not None]
-            worst = key in WORST_OF and bool(values)
-            figures.append(Figure(key, max(values) if worst else _median(values), unit))
+            if values and key in WORST_OF:
+                figures.append(Figure(key, max(values), unit))
+            elif values and key in WORST_LOW:
+                figures.append(Figure(key, min(values), unit))
+            else:
+                figures.append(Figure(key, _median(values), unit))
         return cls(setup, figures)
 
     def get(self, key: str) -> float | None:

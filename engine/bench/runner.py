@@ -133,5 +133,6 @@ def main(
     if as_json:
         sys.stdout.write(json.dumps(report.as_json(), indent=2, ensure_ascii=False) + "\n")
     else:
-        report.print(Console(width=max(Console().width, 160)))
+        # A terminal gets its own width; a file or a pipe a table wide enough to read.
+        report.print(Console() if sys.stdout.isatty() else Console(width=160))
     return report
