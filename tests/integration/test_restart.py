@@ -160,9 +160,8 @@ def test_stopping_and_starting_dispatchers_resends_nothing_and_loses_nothing(
 def test_upgrading_an_existing_database_keeps_its_data(deployment: Project, database_url: str) -> None:
     """``forvent init-db`` and ``Database.upgrade()`` on a database in use change no row.
 
-    The migration history has a single revision (0001), so there is no older
-    schema to migrate from yet; when a second revision lands, extend this test
-    to upgrade a database written at the previous one.
+    An older schema upgraded to the newest is the next test's; this one repeats
+    the upgrade on a database already at head.
     """
     project = deployment
     book_three(database_url)
@@ -187,3 +186,62 @@ def test_upgrading_an_existing_database_keeps_its_data(deployment: Project, data
     pending = [m for m in before["messages"] if m["status"] == "planned" and m["ready_at"] <= due]
     assert len(pending) >= 3  # the reminders, and the delay notice
     assert dispatch_once(project, DAY_BEFORE)["sent"] == len(pending)  # the engine carries on from it
+
+
+KEPT_TABLES = ("businesses", "customers", "bookings", "findings", "messages", "history")
+
+
+def test_a_database_written_at_the_first_revision_upgrades_and_carries_on(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A deployment still at revision 0001, with bookings sent and pending, takes ``init-db``:
+    every row it had is kept as it was and the engine carries on from it."""
+    from alembic import command
+
+    env = worker_env(database_url, datetime.fromisoformat(NOW))
+    del env["FORVENT_NOW"]
+    env["FORVENT_OUTBOX_DIR"] = str(tmp_path / "outbox")
+    project = Project(root=tmp_path, env=env)
+    db = Database(database_url)
+    config = alembic_config(database_url)
+    with db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    db.dispose()
+    book_three(database_url)
+    dispatch_once(project, NOW)
+    before = snapshot_of(database_url, KEPT_TABLES)
+    assert len(before["messages"]) >= 12 and len(before["history"]) >= 20
+
+    project.run("init-db")
+
+    after = snapshot_of(database_url, KEPT_TABLES)
+    assert after == before
+    db = Database(database_url)
+    with db.engine.connect() as connection:
+        version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+    db.dispose()
+    assert version == ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
+    due = datetime.fromisoformat(DAY_BEFORE)
+    pending = [m for m in before["messages"] if m["status"] == "planned" and m["ready_at"] <= due]
+    assert len(pending) >= 3
+    assert dispatch_once(project, DAY_BEFORE)["sent"] == len(pending)
+
+
+def snapshot_of(database_url: str, tables: tuple[str, ...]) -> dict[str, list[dict[str, Any]]]:
+    """The named tables' rows in primary-key order (a table a later revision adds is not there yet)."""
+    from engine.store.tables import Base
+
+    db = Database(database_url)
+    try:
+        with db.engine.connect() as connection:
+            return {
+                name: [
+                    dict(row._mapping)
+                    for row in connection.execute(select(table).order_by(*table.primary_key.columns))
+                ]
+                for name, table in Base.metadata.tables.items()
+                if name in tables
+            }
+    finally:
+        db.dispose()
