@@ -73,6 +73,15 @@ class BaseChannel:
     def send(self, message: OutgoingMessage) -> SendResult:
         raise NotImplementedError
 
+    def capacity(self, within: float) -> int | None:
+        """How many more messages this channel can start sending within ``within`` seconds.
+
+        None: no pace of its own (the default). A rate-limited channel answers
+        from its backlog, so the dispatcher claims no more than it can send
+        while the claims last.
+        """
+        return None
+
     def close(self) -> None:
         """Release connections; the default holds none."""
 

@@ -55,6 +55,13 @@ class RateLimiter:
             self._sleep(wait)
         return wait
 
+    def backlog(self) -> float:
+        """Seconds a token taken now would wait: the tokens already promised to waiting callers."""
+        with self._lock:
+            elapsed = max(0.0, self._clock() - self._updated)
+            tokens = min(self.burst, self._tokens + elapsed * self.rate)
+            return max(0.0, -tokens / self.rate)
+
     def _reserve(self) -> float:
         with self._lock:
             now = self._clock()
@@ -98,6 +105,15 @@ class RateLimitedChannel(BaseChannel):
     def send(self, message: OutgoingMessage) -> SendResult:
         self.limiter(message.sender or "").acquire()
         return self.inner.send(message)
+
+    def capacity(self, within: float) -> int | None:
+        """Messages one sender can still start within ``within`` seconds, behind those already waiting."""
+        with self._lock:
+            limiters = list(self._limiters.values())
+        backlog = max((limiter.backlog() for limiter in limiters), default=0.0)
+        own = max(0, int((within - backlog) * self.rate))
+        inner = self.inner.capacity(within)
+        return own if inner is None else min(own, inner)
 
     def close(self) -> None:
         self.inner.close()

@@ -15,16 +15,21 @@ from engine.dispatch import jobs
 from engine.dispatch.dispatcher import Dispatcher
 from engine.runtime import Runtime
 from engine.store import locks
+from engine.store.db import Database, is_sqlite
 
 log = logging.getLogger("forvent.scheduler")
 PASS_SECONDS = 1
 JOB_LEASE = timedelta(minutes=10)
 RETENTION_EVERY = timedelta(days=1)  # on the engine clock, once per deployment
 RETENTION_CHECK_MINUTES = 10
+# SQLite: how often the write-ahead log is copied back into the database file.
+# Connections never do it on their own (engine/store/db.py), so no request waits for it.
+CHECKPOINT_SECONDS = 1
 
 
 def make_scheduler(dispatcher: Dispatcher) -> BackgroundScheduler:
-    """A pass every second, plus the once-per-deployment jobs (watch, and retention once a day)."""
+    """A pass every second, plus the once-per-deployment jobs (watch, and retention once a day), and
+    on SQLite the write-ahead log's checkpoint."""
     scheduler = BackgroundScheduler(timezone="UTC")
     runtime = dispatcher.rt
     holder = dispatcher.worker
@@ -61,6 +66,16 @@ def make_scheduler(dispatcher: Dispatcher) -> BackgroundScheduler:
         coalesce=True,
         misfire_grace_time=None,
     )
+    if is_sqlite(runtime.database.engine):
+        scheduler.add_job(
+            _checkpoint,
+            "interval",
+            seconds=CHECKPOINT_SECONDS,
+            args=[runtime.database],
+            id="checkpoint",
+            max_instances=1,
+            coalesce=True,
+        )
     return scheduler
 
 
@@ -91,10 +106,16 @@ def _daily(runtime: Runtime, name: str, holder: str, job: Callable[[Runtime], in
 
 def _safe_pass(dispatcher: Dispatcher) -> None:
     try:
-        while dispatcher.run_pass().claimed:
-            pass
+        dispatcher.drain()
     except Exception:  # keep the loop alive; the lease returns claimed rows
         log.exception("dispatch pass failed")
+
+
+def _checkpoint(database: Database) -> None:
+    try:
+        database.checkpoint()
+    except Exception:
+        log.exception("checkpoint failed")
 
 
 def run_forever(runtime: Runtime, dispatcher: Dispatcher) -> None:

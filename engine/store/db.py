@@ -15,6 +15,7 @@ from engine.exceptions import ConfigurationError, ConflictError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READ_ONLY = "forvent_read_only"  # execution option of the connections ``read_session`` uses
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -27,13 +28,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     # Zero freed space, so an erased customer's values do not linger in free pages.
     cursor.execute("PRAGMA secure_delete=ON")
+    # No checkpoint inside a commit: the one that crossed the threshold (a staff
+    # delay as often as not) would copy the log back and wait for it. The
+    # scheduler checkpoints instead (Database.checkpoint), and the last
+    # connection to close does too.
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
 
 
 def _sqlite_begin(conn: Any) -> None:
     # IMMEDIATE takes the write lock up front: two dispatchers on one file then
     # queue on busy_timeout instead of failing mid-transaction on an upgrade.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A read-only session reads a snapshot under a deferred BEGIN and takes no lock.
+    read_only = conn.get_execution_options().get(READ_ONLY, False)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:
@@ -75,6 +83,9 @@ class Database:
         self.secret = secret
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(
+            self.engine.execution_options(**{READ_ONLY: True}), autoflush=False, expire_on_commit=False
+        )
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -88,6 +99,32 @@ class Database:
             raise ConflictError(
                 "another change to the same booking won the race; nothing was changed, try again"
             ) from exc
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """One transaction that only reads, and holds no lock a writer waits for.
+
+        On SQLite it begins deferred (``BEGIN``, not ``BEGIN IMMEDIATE``): it
+        reads a snapshot of the write-ahead log while other connections write.
+        Nothing is committed: whatever is added to it is dropped at the end,
+        and the rows it loaded stay readable (detached, not expired).
+        """
+        with self._read_sessions() as session:
+            yield session
+
+    def checkpoint(self) -> None:
+        """SQLite: copy the write-ahead log into the database file, waiting for no reader or writer.
+
+        Connections never checkpoint on their own (``wal_autocheckpoint=0``): the
+        dispatcher's scheduler calls this, off any request. Elsewhere a no-op.
+        """
+        if not is_sqlite(self.engine):
+            return
+        connection = self.engine.raw_connection()
+        try:  # outside any transaction: the connection is in autocommit (isolation_level None)
+            connection.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)").close()
+        finally:
+            connection.close()
 
     def upgrade(self) -> None:
         """Create or upgrade the schema (Alembic ``upgrade head``), then refresh statistics."""

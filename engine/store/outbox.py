@@ -302,6 +302,9 @@ def claim_due(
                 MessageRow.status == str(S.SENDING),
             )
             .order_by(MessageRow.ready_at, MessageRow.id)
+            # A row reaped earlier in this session is in its identity map as it was reaped:
+            # the caller works from these objects, so they must hold what the UPDATE wrote.
+            .execution_options(populate_existing=True)
         )
     )
     if rows:  # every transition is in the history, claims too: one INSERT for the batch
@@ -355,14 +358,30 @@ def reap_expired_claims(session: Session, *, now: datetime) -> int:
 
 def mark_sent_many(
     session: Session, sent: Sequence[tuple[MessageRow, dict[str, Any]]], *, now: datetime, worker: str
-) -> bool:
-    """``sending -> sent`` for a batch in two statements (an executemany UPDATE and one INSERT).
+) -> list[MessageRow]:
+    """``sending -> sent`` for the rows still leased to ``worker``; returns those, in order.
 
-    Each row must still be ``sending`` under ``worker``'s claim. Returns False, having
-    changed nothing, when any row was not; the caller then marks them one by one.
+    Three statements whatever the number: the rows still held are read (and
+    locked, where the database locks rows), then one executemany UPDATE and
+    one INSERT of their history. A row no longer held (its lease expired and
+    another process took it over) is left as it is, to whoever holds it now.
     """
     if not sent:
-        return True
+        return []
+    held = set(
+        session.scalars(
+            select(MessageRow.id)
+            .where(
+                MessageRow.id.in_([row.id for row, _ in sent]),
+                MessageRow.status == str(S.SENDING),
+                MessageRow.claimed_by == worker,
+            )
+            .with_for_update()
+        )
+    )
+    mine = [(row, values) for row, values in sent if row.id in held]
+    if not mine:
+        return []
     table = cast(Table, MessageRow.__table__)  # Core table: executemany by primary key
     statement = (
         update(table)
@@ -392,15 +411,12 @@ def mark_sent_many(
             "b_body": v.get("body"),
             "b_subject": v.get("subject"),
         }
-        for row, v in sent
+        for row, v in mine
     ]
-    savepoint = session.begin_nested()
     result = session.connection().execute(statement, params)
-    if result.rowcount != len(sent):
-        savepoint.rollback()
-        return False
-    savepoint.commit()
-    for row, values in sent:
+    if result.rowcount != len(mine):  # the rows were read under this transaction's lock
+        raise TransitionError(f"{len(mine) - result.rowcount} of {len(mine)} held messages moved meanwhile")
+    for row, values in mine:
         for name, value in {
             "status": str(S.SENT),
             "reason": None,
@@ -425,7 +441,7 @@ def mark_sent_many(
                 "detail": _message_detail(row),
                 "data": {},
             }
-            for row, _ in sent
+            for row, _ in mine
         ],
     )
-    return True
+    return [row for row, _ in mine]

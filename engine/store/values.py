@@ -7,6 +7,7 @@ and another way elsewhere cannot happen.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 
@@ -24,11 +25,20 @@ def booking_value(session: Session, row: BookingRow, *, playbook: Playbook, secr
     """``row`` with its customer, findings and opt-outs; ``secret`` keys the opt-out hashes."""
     customer = session.get(CustomerRow, row.customer_id)
     assert customer is not None
+    return booking_of(
+        row, customer_value(session, customer, secret=secret), findings(session, row.id), playbook=playbook
+    )
+
+
+def booking_of(
+    row: BookingRow, customer: Customer, found: tuple[Finding, ...], *, playbook: Playbook
+) -> Booking:
+    """``booking_value`` once its customer and findings are read (a dispatch pass reads a batch's at once)."""
     return Booking(
         id=str(row.id),
         ref=row.ref,
         playbook=row.playbook,
-        customer=customer_value(session, customer, secret=secret),
+        customer=customer,
         start=row.start_at,
         end=row.end_at,
         promised_start=row.promised_start,
@@ -40,7 +50,7 @@ def booking_value(session: Session, row: BookingRow, *, playbook: Playbook, secr
         confirmed=row.confirmed,
         location=row.location,
         facts=facts_for_templates(playbook, row.facts or {}),
-        findings=findings(session, row.id),
+        findings=found,
         choices=dict(row.choices or {}),
         delay_reason=row.delay_reason,
         final_price=Decimal(row.final_price) if row.final_price else None,
@@ -53,6 +63,17 @@ def booking_value(session: Session, row: BookingRow, *, playbook: Playbook, secr
 
 
 def customer_value(session: Session, customer: CustomerRow, *, secret: str | None) -> Customer:
+    return customer_of(
+        customer,
+        opted_out=_opt_outs(session, customer, secret),
+        last_purchase_at=_last_purchase(session, customer.id),
+    )
+
+
+def customer_of(
+    customer: CustomerRow, *, opted_out: Mapping[str, bool], last_purchase_at: datetime | None
+) -> Customer:
+    """``opted_out`` as ``opted_out_of`` gives it (``{"sms_opted_out": True}``)."""
     return Customer(
         name=customer.name,
         first_name_given=customer.first_name,
@@ -60,8 +81,8 @@ def customer_value(session: Session, customer: CustomerRow, *, secret: str | Non
         email=customer.email,
         locale=customer.locale,
         marketing_ok=customer.marketing_ok,
-        **_opt_outs(session, customer, secret),
-        last_purchase_at=_last_purchase(session, customer.id),
+        **opted_out,
+        last_purchase_at=last_purchase_at,
     )
 
 
@@ -94,9 +115,9 @@ def customer_name(session: Session, booking: BookingRow) -> str:
     return customer.name if customer else "?"
 
 
-def _opt_outs(session: Session, customer: CustomerRow, secret: str | None) -> dict[str, bool]:
-    """Every channel's opt-out in one query."""
-    wanted = {
+def opt_out_hashes(customer: CustomerRow, secret: str | None) -> dict[str, str]:
+    """The keyed hashes an opt-out of this customer is stored under, each with its channel."""
+    return {
         address_hash(channel, address, secret): channel
         for channel, address in (
             ("sms", customer.phone),
@@ -106,6 +127,22 @@ def _opt_outs(session: Session, customer: CustomerRow, secret: str | None) -> di
         )
         if address
     }
+
+
+def opted_out_of(wanted: Mapping[str, str], found: Iterable[str]) -> dict[str, bool]:
+    """The opt-outs among ``wanted`` (``opt_out_hashes``) that ``found`` holds."""
+    return {f"{wanted[h]}_opted_out": True for h in found if h in wanted}
+
+
+def last_purchase(anchors: Iterable[Mapping[str, str] | None]) -> datetime | None:
+    """The latest ``completed`` anchor among a customer's completed bookings'."""
+    times = [datetime.fromisoformat(a["completed"]) for a in anchors if a and "completed" in a]
+    return max(times) if times else None
+
+
+def _opt_outs(session: Session, customer: CustomerRow, secret: str | None) -> dict[str, bool]:
+    """Every channel's opt-out in one query."""
+    wanted = opt_out_hashes(customer, secret)
     if not wanted:
         return {}
     found = session.scalars(
@@ -113,7 +150,7 @@ def _opt_outs(session: Session, customer: CustomerRow, secret: str | None) -> di
             OptOutRow.business_id == customer.business_id, OptOutRow.address_hash.in_(list(wanted))
         )
     )
-    return {f"{wanted[h]}_opted_out": True for h in found}
+    return opted_out_of(wanted, found)
 
 
 def _last_purchase(session: Session, customer_id: int) -> datetime | None:
@@ -122,5 +159,4 @@ def _last_purchase(session: Session, customer_id: int) -> datetime | None:
             BookingRow.customer_id == customer_id, BookingRow.status == str(BookingStatus.COMPLETED)
         )
     )
-    times = [datetime.fromisoformat(a["completed"]) for a in rows if a and "completed" in a]
-    return max(times) if times else None
+    return last_purchase(rows)
