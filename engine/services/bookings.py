@@ -14,11 +14,13 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from weakref import WeakKeyDictionary
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.event import listen
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,11 +34,30 @@ from engine.services import booking_input
 from engine.services.alerts import URGENT_SKIP_REASONS, alert_undelivered
 from engine.services.booking_input import BookingInput
 from engine.store import history, outbox
+from engine.store.inserts import insert_loaded
 from engine.store.tables import BookingRow, BusinessRow, CustomerRow, FindingRow, MessageRow
 from engine.store.values import booking_value
 
 B = BookingStatus
 SUPERSEDE_WINDOW = timedelta(minutes=2)
+#: The businesses each database is known to hold a row for: looked up until a commit shows it.
+_KNOWN_BUSINESSES: WeakKeyDictionary[Engine, set[str]] = WeakKeyDictionary()
+# Built once: building a statement costs more than SQLite takes to run it.
+_BY_REF = select(BookingRow).where(
+    BookingRow.business_id == bindparam("business_id"), BookingRow.ref == bindparam("ref")
+)
+_LOCKED_BY_REF = _BY_REF.with_for_update().execution_options(populate_existing=True)
+_RECENT_NOTICES = (
+    select(MessageRow)
+    .where(
+        MessageRow.booking_id == bindparam("booking_id"),
+        MessageRow.step.in_(bindparam("steps", expanding=True)),
+        MessageRow.status == "planned",
+        MessageRow.created_at >= bindparam("since"),
+    )
+    .order_by(MessageRow.id)
+    .with_for_update()
+)
 
 
 @dataclass(frozen=True)
@@ -57,18 +78,26 @@ class BookingService:
     # --- loading -------------------------------------------------------------------
 
     def ensure_business(self, session: Session, now: datetime) -> None:
-        if session.get(BusinessRow, self.business_id) is not None:
+        engine = session.get_bind().engine
+        known = _KNOWN_BUSINESSES.setdefault(engine, set())
+        if self.business_id in known:
             return
-        # Two first bookings at once both find no row: the loser's insert does nothing.
-        dialect = session.get_bind().dialect.name
-        insert_: Any = pg_insert if dialect == "postgresql" else sqlite_insert
-        session.execute(
-            insert_(BusinessRow)
-            .values(
-                id=self.business_id, business_id=self.business_id, name=self.rt.business.name, created_at=now
+        if session.get(BusinessRow, self.business_id) is None:
+            # Two first bookings at once both find no row: the loser's insert does nothing.
+            insert_: Any = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+            session.execute(
+                insert_(BusinessRow)
+                .values(
+                    id=self.business_id,
+                    business_id=self.business_id,
+                    name=self.rt.business.name,
+                    created_at=now,
+                )
+                .on_conflict_do_nothing()
             )
-            .on_conflict_do_nothing()
-        )
+        # Known from this transaction's commit on: a first booking rolled back takes the row with it.
+        business_id = self.business_id
+        listen(session, "after_commit", lambda _: known.add(business_id), once=True)
 
     @contextmanager
     def transaction(self, session: Session | None = None) -> Iterator[Session]:
@@ -80,10 +109,8 @@ class BookingService:
             yield own
 
     def find(self, session: Session, ref: str, *, lock: bool = False) -> BookingRow | None:
-        query = select(BookingRow).where(BookingRow.business_id == self.business_id, BookingRow.ref == ref)
-        if lock:
-            query = query.with_for_update().execution_options(populate_existing=True)
-        return session.scalar(query)
+        query = _LOCKED_BY_REF if lock else _BY_REF
+        return session.scalar(query, {"business_id": self.business_id, "ref": ref})
 
     def lock(self, session: Session, ref: str) -> BookingRow:
         """The booking, locked for this transaction and read afresh: the first step of every action.
@@ -115,10 +142,17 @@ class BookingService:
             raise NotFoundError(f"unknown booking ref {ref!r}", field="ref")
         return row
 
-    def value(self, session: Session, row: BookingRow) -> Booking:
-        """The booking as the pure core sees it."""
+    def value(self, session: Session, row: BookingRow, *, new_customer: CustomerRow | None = None) -> Booking:
+        """The booking as the pure core sees it (``new_customer``: see ``apply_event``)."""
         playbook = self.rt.playbooks.get(row.playbook)
-        return booking_value(session, row, playbook=playbook, secret=self.rt.settings.secret)
+        return booking_value(
+            session,
+            row,
+            playbook=playbook,
+            secret=self.rt.settings.secret,
+            customer=new_customer,
+            created=new_customer is not None,
+        )
 
     # --- book ----------------------------------------------------------------------
 
@@ -195,45 +229,49 @@ class BookingService:
         facts = check_facts(playbook, data.facts, require=True)
         locale = self._locale(data.locale, playbook, None)
         location = booking_input.text(data.location, "location")
-        customer = CustomerRow(
-            business_id=self.business_id,
-            name=contact["name"],
-            phone=contact.get("phone"),
-            email=contact.get("email"),
-            locale=locale,
-            marketing_ok=contact.get("marketing_ok", False),
-            created_at=now,
+        customer = insert_loaded(
+            session,
+            CustomerRow,
+            {
+                "business_id": self.business_id,
+                "name": contact["name"],
+                "phone": contact.get("phone"),
+                "email": contact.get("email"),
+                "locale": locale,
+                "marketing_ok": contact.get("marketing_ok", False),
+                "created_at": now,
+            },
         )
-        session.add(customer)
-        session.flush()
-        row = BookingRow(
-            business_id=self.business_id,
-            ref=ref,
-            playbook=playbook.playbook,
-            customer_id=customer.id,
-            timezone=tz.key,
-            locale=locale,
-            location=location,
-            status=str(B.BOOKED),
-            confirmed=False,
-            start_at=start,
-            end_at=end,
-            promised_start=start,
-            promised_end=end,
-            told_start=start,
-            schedule_version=1,
-            facts={k: v for k, v in facts.items() if v is not None},
-            choices={},
-            anchors={"created": now.isoformat()},
-            invite_uid=f"{uuid.uuid4()}@forvent",
-            invite_sequence=0,
-            invite_sent=False,
-            created_at=now,
-            updated_at=now,
+        row = insert_loaded(
+            session,
+            BookingRow,
+            {
+                "business_id": self.business_id,
+                "ref": ref,
+                "playbook": playbook.playbook,
+                "customer_id": customer.id,
+                "timezone": tz.key,
+                "locale": locale,
+                "location": location,
+                "status": str(B.BOOKED),
+                "confirmed": False,
+                "start_at": start,
+                "end_at": end,
+                "promised_start": start,
+                "promised_end": end,
+                "told_start": start,
+                "schedule_version": 1,
+                "facts": {k: v for k, v in facts.items() if v is not None},
+                "choices": {},
+                "anchors": {"created": now.isoformat()},
+                "invite_uid": f"{uuid.uuid4()}@forvent",
+                "invite_sequence": 0,
+                "invite_sent": False,
+                "created_at": now,
+                "updated_at": now,
+            },
         )
-        session.add(row)
-        session.flush()
-        self.apply_event(session, row, "booking.created", {}, at=now, now=now)
+        self.apply_event(session, row, "booking.created", {}, at=now, now=now, new_customer=customer)
         return BookResult(booking=row, created=True, changed=True)
 
     def _update(
@@ -300,14 +338,18 @@ class BookingService:
         at: datetime,
         now: datetime,
         notify: bool = True,
+        new_customer: CustomerRow | None = None,
     ) -> Event:
-        """Record ``name`` in the history, then plan its steps and any newly anchored ones."""
+        """Record ``name`` in the history, then plan its steps and any newly anchored ones.
+
+        ``new_customer``: this transaction created the booking and this customer
+        row for it, so what is stored about them is known and not read back.
+        """
         detail = ", ".join(f"{k}={v}" for k, v in data.items() if v is not None) or None
-        line = history.add(session, row, f"event:{name}", detail, at=at, data=dict(data))
-        session.flush()
-        event = Event(id=str(line.id), name=name, at=at, data=dict(data))
+        line_id = history.add_at_once(session, row, f"event:{name}", detail, at=at, data=dict(data))
+        event = Event(id=str(line_id), name=name, at=at, data=dict(data))
         planner = self.rt.planner(row.playbook)
-        value = self.value(session, row)
+        value = self.value(session, row, new_customer=new_customer)
         planned = planner.timed(value, now=now)
         if notify:
             planned += planner.for_event(value, event, now=now, invite_sent=row.invite_sent)
@@ -319,11 +361,15 @@ class BookingService:
             now=now,
             schedule_version=row.schedule_version,
             tz_name=row.timezone,
+            new_booking=new_customer is not None,
         )
         for message in touched:
-            if message.status == "skipped" and message.urgent and message.reason in URGENT_SKIP_REASONS:
+            plan = message.plan
+            if plan.status == "skipped" and plan.urgent and plan.reason in URGENT_SKIP_REASONS:
+                skipped = session.get(MessageRow, message.id)
+                assert skipped is not None
                 alert_undelivered(
-                    session, business=self.rt.business, message=message, reason=message.reason, now=now
+                    session, business=self.rt.business, message=skipped, reason=plan.reason, now=now
                 )
         return event
 
@@ -387,6 +433,8 @@ class BookingService:
             told = row.told_start or row.promised_start
             notify = new_start - told >= self.rt.playbooks.get(row.playbook).min_delay
             if notify:
+                # Set with the other changes: one UPDATE of the booking. Planning does not read it.
+                row.told_start = new_start
                 self._supersede_recent_delay_notice(session, row, now)
             data = {
                 "minutes": int(shift.total_seconds() // 60),
@@ -402,9 +450,7 @@ class BookingService:
                 now=now,
                 notify=notify,
             )
-            if notify:
-                row.told_start = new_start
-            else:
+            if not notify:
                 silent = "ETA updated without a message: below min_delay_notice"
                 history.add(session, row, "staff", silent, at=now)
             return row
@@ -413,15 +459,7 @@ class BookingService:
         planner = self.rt.planner(row.playbook)
         steps = [s.id for s in planner.steps_for("booking.delayed")] + ["invite_update"]
         recent = session.scalars(
-            select(MessageRow)
-            .where(
-                MessageRow.booking_id == row.id,
-                MessageRow.step.in_(steps),
-                MessageRow.status == "planned",
-                MessageRow.created_at >= now - SUPERSEDE_WINDOW,
-            )
-            .order_by(MessageRow.id)
-            .with_for_update()
+            _RECENT_NOTICES, {"booking_id": row.id, "steps": steps, "since": now - SUPERSEDE_WINDOW}
         )
         for message in recent:
             # Claimed meanwhile: it is on its way, and the new notice follows it.

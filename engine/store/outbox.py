@@ -9,7 +9,8 @@ the caller, so tests and simulations control every lease and due time.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, insert, select, update
@@ -28,13 +29,41 @@ class TransitionError(RuntimeError):
     """A compare-and-set found the row in another state than expected."""
 
 
-def _message_detail(row: MessageRow, extra: str | None = None) -> str:
+def _message_detail(row: MessageRow | PlannedMessage, extra: str | None = None) -> str:
     parts = [f"{row.step} ({row.channel})"]
     if row.reason:
         parts.append(row.reason)
     if extra:
         parts.append(extra)
     return ": ".join(parts)
+
+
+# A booking's new rows and their history lines go in by Core executemany, through statements
+# built once: the unit of work, and building a statement per call, cost more than the database.
+_MESSAGES = cast(Table, MessageRow.__table__)
+_INSERT_MESSAGES = insert(_MESSAGES).returning(_MESSAGES.c.key, _MESSAGES.c.id)
+_INSERT_HISTORY = insert(cast(Table, HistoryRow.__table__))
+_BY_KEYS = select(MessageRow).where(
+    MessageRow.booking_id == bindparam("booking_id"), MessageRow.key.in_(bindparam("keys", expanding=True))
+)
+_MOVE = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("m_id"), _MESSAGES.c.status == str(S.PLANNED))
+    .values(
+        due_at=bindparam("m_due"),
+        ready_at=bindparam("m_due"),
+        about_at=bindparam("m_about"),
+        updated_at=bindparam("m_now"),
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Enqueued:
+    """A row ``enqueue`` inserted or moved: its id and the plan it now follows."""
+
+    id: int
+    plan: PlannedMessage
 
 
 def enqueue(
@@ -46,109 +75,169 @@ def enqueue(
     now: datetime,
     schedule_version: int,
     tz_name: str,
-) -> list[MessageRow]:
+    new_booking: bool = False,
+) -> list[Enqueued]:
     """Insert new keys; move pending rows whose due time changed; leave the rest.
 
-    Returns the rows inserted or moved.
+    Returns what was inserted or moved, in the order planned. ``new_booking``:
+    this transaction created the booking, so it has no rows to read yet. The
+    statements do not grow with the messages: a read, an UPDATE for the moves,
+    an INSERT for the new rows and one for their history lines.
     """
     wanted = list(planned)
     if not wanted:
         return []
-    existing = {
-        row.key: row
-        for row in session.scalars(
-            select(MessageRow).where(
-                MessageRow.booking_id == booking_id,
-                MessageRow.key.in_([p.key for p in wanted]),
-            )
-        )
-    }
-    touched = []
-    for plan in wanted:
-        row = existing.get(plan.key)
-        if row is None:
-            touched.append(_insert(session, business_id, booking_id, plan, now, schedule_version, tz_name))
-        elif _move(session, row, plan, now, tz_name):
-            touched.append(row)
-    return touched
+    session.flush()  # what the unit of work holds goes first: the history keeps its order
+    existing = {} if new_booking else _existing(session, booking_id, [p.key for p in wanted])
+    moving = [(existing[p.key], p) for p in wanted if p.key in existing and _moves(existing[p.key], p)]
+    moved = _move(session, moving, now, tz_name)
+    fresh = [p for p in wanted if p.key not in existing]
+    inserted = _insert(session, business_id, booking_id, fresh, now, schedule_version, tz_name)
+    done = {**moved, **inserted}
+    touched = [done[p.key] for p in wanted if p.key in done]
+    if touched:
+        session.connection().execute(_INSERT_HISTORY, [line for _, line in touched])
+    return [message for message, _ in touched]
+
+
+def _existing(session: Session, booking_id: int, keys: list[str]) -> dict[str, MessageRow]:
+    rows = session.scalars(_BY_KEYS, {"booking_id": booking_id, "keys": keys})
+    return {row.key: row for row in rows}
 
 
 def _insert(
     session: Session,
     business_id: str,
     booking_id: int,
-    plan: PlannedMessage,
+    plans: Sequence[PlannedMessage],
     now: datetime,
     version: int,
     tz_name: str,
-) -> MessageRow:
-    row = MessageRow(
-        business_id=business_id,
-        booking_id=booking_id,
-        key=plan.key,
-        step=plan.step,
-        template=plan.template,
-        channel=plan.channel,
-        status=str(plan.status),
-        reason=plan.reason,
-        due_at=plan.due_at,
-        ready_at=plan.due_at if plan.status == S.PLANNED else None,
-        event_id=int(plan.event_id) if plan.event_id else None,
-        urgent=plan.urgent,
-        about_at=plan.about,
-        moves_with_start=plan.moves_with_start,
-        attempts=0,
-        schedule_version=version,
-        created_at=now,
-        updated_at=now,
+) -> dict[str, tuple[Enqueued, dict[str, Any]]]:
+    """Insert the new rows in one statement; each key's row and history line."""
+    if not plans:
+        return {}
+    values = [
+        {
+            "business_id": business_id,
+            "booking_id": booking_id,
+            "key": plan.key,
+            "step": plan.step,
+            "template": plan.template,
+            "channel": plan.channel,
+            "status": str(plan.status),
+            "reason": plan.reason,
+            "due_at": plan.due_at,
+            "ready_at": plan.due_at if plan.status == S.PLANNED else None,
+            "event_id": int(plan.event_id) if plan.event_id else None,
+            "urgent": plan.urgent,
+            "about_at": plan.about,
+            "moves_with_start": plan.moves_with_start,
+            "attempts": 0,
+            "schedule_version": version,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for plan in plans
+    ]
+    ids = _inserted_ids(session, booking_id, values)
+    out = {}
+    for plan in plans:
+        message_id = ids[plan.key]
+        due = _due_text(plan.due_at, tz_name) if plan.status == S.PLANNED else None
+        detail = _message_detail(plan, due)
+        data = {"due_at": plan.due_at.isoformat() if plan.due_at else None}
+        line = _line(business_id, booking_id, message_id, now, f"message:{plan.status}", detail, data)
+        out[plan.key] = (Enqueued(id=message_id, plan=plan), line)
+    return out
+
+
+def _inserted_ids(session: Session, booking_id: int, values: list[dict[str, Any]]) -> dict[str, int]:
+    """Each new row's id by its key, by RETURNING where an executemany can (SQLite >= 3.35, PostgreSQL)."""
+    connection = session.connection()
+    if connection.dialect.insert_executemany_returning:
+        return {key: message_id for key, message_id in connection.execute(_INSERT_MESSAGES, values)}
+    connection.execute(insert(_MESSAGES), values)
+    keys = [v["key"] for v in values]
+    query = select(_MESSAGES.c.key, _MESSAGES.c.id).where(
+        _MESSAGES.c.booking_id == booking_id, _MESSAGES.c.key.in_(keys)
     )
-    session.add(row)
-    session.flush()
-    record(
-        session,
-        business_id=business_id,
-        booking_id=booking_id,
-        message_id=row.id,
-        at=now,
-        kind=f"message:{row.status}",
-        detail=_message_detail(row, _due_text(plan.due_at, tz_name) if plan.status == S.PLANNED else None),
-        data={"due_at": plan.due_at.isoformat() if plan.due_at else None},
-    )
-    return row
+    return {key: message_id for key, message_id in connection.execute(query)}
+
+
+def _line(
+    business_id: str,
+    booking_id: int | None,
+    message_id: int,
+    at: datetime,
+    kind: str,
+    detail: str,
+    data: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "business_id": business_id,
+        "booking_id": booking_id,
+        "message_id": message_id,
+        "at": at,
+        "kind": kind,
+        "detail": detail,
+        "data": data,
+    }
 
 
 def _due_text(due: datetime | None, tz_name: str) -> str | None:
     return f"due {local_iso(due, zone(tz_name))}" if due else None
 
 
-def _move(session: Session, row: MessageRow, plan: PlannedMessage, now: datetime, tz_name: str) -> bool:
-    """Move a pending row to the plan's new time (a delay), keeping its id."""
-    if row.status != S.PLANNED or plan.status != S.PLANNED or plan.due_at is None:
-        return False
-    if row.due_at == plan.due_at:
-        return False
-    result = session.execute(
-        update(MessageRow)
-        .where(MessageRow.id == row.id, MessageRow.status == S.PLANNED)
-        .values(due_at=plan.due_at, ready_at=plan.due_at, about_at=plan.about, updated_at=now)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        return False  # claimed meanwhile: the dispatcher re-checks it against the booking
-    record(
-        session,
-        business_id=row.business_id,
-        booking_id=row.booking_id,
-        message_id=row.id,
-        at=now,
-        kind="message:planned",
-        detail=_message_detail(row, f"moved to {local_iso(plan.due_at, zone(tz_name))}"),
-        data={
+def _moves(row: MessageRow, plan: PlannedMessage) -> bool:
+    """A pending row whose plan is still to send it, at another time (a delay)."""
+    planned = row.status == S.PLANNED and plan.status == S.PLANNED
+    return planned and plan.due_at is not None and row.due_at != plan.due_at
+
+
+def _move(
+    session: Session, moving: Sequence[tuple[MessageRow, PlannedMessage]], now: datetime, tz_name: str
+) -> dict[str, tuple[Enqueued, dict[str, Any]]]:
+    """Move pending rows to their plans' new times, keeping their ids; each moved key's row and history line.
+
+    One executemany compare-and-set. A row claimed meanwhile stays where it is
+    (the dispatcher re-checks it against the booking); when the row count says
+    one was, each is moved again alone to learn which: a row already moved
+    matches again and takes the same values.
+    """
+    if not moving:
+        return {}
+    params = [
+        {"m_id": row.id, "m_due": plan.due_at, "m_about": plan.about, "m_now": now} for row, plan in moving
+    ]
+    connection = session.connection()
+    result = connection.execute(_MOVE, params)
+    if result.rowcount == len(moving) and (
+        len(moving) == 1 or connection.dialect.supports_sane_multi_rowcount
+    ):
+        done = list(moving)
+    else:
+        done = [
+            pair
+            for pair, one in zip(moving, params, strict=True)
+            if connection.execute(_MOVE, one).rowcount == 1
+        ]
+    out = {}
+    for row, plan in done:
+        assert plan.due_at is not None
+        data = {
             "due_at": plan.due_at.isoformat(),
             "moved_from": row.due_at.isoformat() if row.due_at else None,
-        },
-    )
-    session.refresh(row)
-    return True
+        }
+        # The row now holds exactly these values (in UTC, as a read gives them): no SELECT needed.
+        due = plan.due_at.astimezone(UTC)
+        about = plan.about.astimezone(UTC) if plan.about else None
+        for name, value in {"due_at": due, "ready_at": due, "about_at": about, "updated_at": now}.items():
+            set_committed_value(row, name, value)
+        detail = _message_detail(row, f"moved to {local_iso(plan.due_at, zone(tz_name))}")
+        line = _line(row.business_id, row.booking_id, row.id, now, "message:planned", detail, data)
+        out[plan.key] = (Enqueued(id=row.id, plan=plan), line)
+    return out
 
 
 def transition(

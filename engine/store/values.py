@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.core.contacts import address_hash
@@ -20,14 +20,48 @@ from engine.core.playbooks import Playbook
 from engine.core.values import Booking, BookingStatus, Customer, Finding
 from engine.store.tables import BookingRow, CustomerRow, FindingRow, OptOutRow
 
+# The reads every plan makes, built once: building a query took longer than SQLite took to run it.
+_OPT_OUTS = select(OptOutRow.address_hash).where(
+    OptOutRow.business_id == bindparam("business_id"),
+    OptOutRow.address_hash.in_(bindparam("hashes", expanding=True)),
+)
+_COMPLETED = BookingStatus.COMPLETED.value
+_CUSTOMER_AND_PURCHASES = (
+    select(CustomerRow, BookingRow.anchors)
+    .outerjoin(BookingRow, and_(BookingRow.customer_id == CustomerRow.id, BookingRow.status == _COMPLETED))
+    .where(CustomerRow.id == bindparam("customer_id"))
+)
+_PURCHASES = select(BookingRow.anchors).where(
+    BookingRow.customer_id == bindparam("customer_id"), BookingRow.status == _COMPLETED
+)
+_FINDINGS = select(FindingRow).where(FindingRow.booking_id == bindparam("booking_id")).order_by(FindingRow.id)
 
-def booking_value(session: Session, row: BookingRow, *, playbook: Playbook, secret: str | None) -> Booking:
-    """``row`` with its customer, findings and opt-outs; ``secret`` keys the opt-out hashes."""
-    customer = session.get(CustomerRow, row.customer_id)
-    assert customer is not None
-    return booking_of(
-        row, customer_value(session, customer, secret=secret), findings(session, row.id), playbook=playbook
-    )
+
+def booking_value(
+    session: Session,
+    row: BookingRow,
+    *,
+    playbook: Playbook,
+    secret: str | None,
+    customer: CustomerRow | None = None,
+    created: bool = False,
+) -> Booking:
+    """``row`` with its customer, findings and opt-outs; ``secret`` keys the opt-out hashes.
+
+    ``customer``: the booking's customer row, when the caller holds it. ``created``:
+    this transaction created the booking and its customer (give ``customer``), so
+    there are no findings and no completed bookings of the customer to read.
+    """
+    if created:
+        assert customer is not None and customer.id == row.customer_id
+        person = customer_of(customer, opted_out=_opt_outs(session, customer, secret), last_purchase_at=None)
+        return booking_of(row, person, (), playbook=playbook)
+    if customer is None:
+        customer, bought = _customer_and_last_purchase(session, row.customer_id)
+    else:
+        bought = _last_purchase(session, customer.id)
+    person = customer_of(customer, opted_out=_opt_outs(session, customer, secret), last_purchase_at=bought)
+    return booking_of(row, person, findings(session, row.id), playbook=playbook)
 
 
 def booking_of(
@@ -98,10 +132,7 @@ def finding_value(row: FindingRow) -> Finding:
 
 def findings(session: Session, booking_id: int) -> tuple[Finding, ...]:
     """The booking's findings in the order staff added them."""
-    rows = session.scalars(
-        select(FindingRow).where(FindingRow.booking_id == booking_id).order_by(FindingRow.id)
-    )
-    return tuple(finding_value(f) for f in rows)
+    return tuple(finding_value(f) for f in session.scalars(_FINDINGS, {"booking_id": booking_id}))
 
 
 def booking_anchors(row: BookingRow) -> dict[str, datetime]:
@@ -145,18 +176,16 @@ def _opt_outs(session: Session, customer: CustomerRow, secret: str | None) -> di
     wanted = opt_out_hashes(customer, secret)
     if not wanted:
         return {}
-    found = session.scalars(
-        select(OptOutRow.address_hash).where(
-            OptOutRow.business_id == customer.business_id, OptOutRow.address_hash.in_(list(wanted))
-        )
-    )
+    found = session.scalars(_OPT_OUTS, {"business_id": customer.business_id, "hashes": list(wanted)})
     return opted_out_of(wanted, found)
 
 
+def _customer_and_last_purchase(session: Session, customer_id: int) -> tuple[CustomerRow, datetime | None]:
+    """The customer row and its last purchase, in one query joining its completed bookings."""
+    rows = session.execute(_CUSTOMER_AND_PURCHASES, {"customer_id": customer_id}).all()
+    assert rows, f"customer {customer_id} of a booking is missing"
+    return rows[0][0], last_purchase(anchors for _, anchors in rows)
+
+
 def _last_purchase(session: Session, customer_id: int) -> datetime | None:
-    rows = session.scalars(
-        select(BookingRow.anchors).where(
-            BookingRow.customer_id == customer_id, BookingRow.status == str(BookingStatus.COMPLETED)
-        )
-    )
-    return last_purchase(rows)
+    return last_purchase(session.scalars(_PURCHASES, {"customer_id": customer_id}))
