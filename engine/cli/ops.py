@@ -89,9 +89,64 @@ def run_report(state: State, since: str | None, until: str | None) -> dict[str, 
     end_of_today = timing.at_local_time(now + timedelta(days=1), time(0, 0), tz)
     end = timing.parse_instant(until, tz, field="until") if until else end_of_today
     start = timing.parse_instant(since, tz, field="since") if since else end - DEFAULT_PERIOD
-    promises: dict[str, str] = {pid: rt.playbooks.get(pid).promise for pid in rt.playbooks.ids()}
+    playbooks = {pid: rt.playbooks.get(pid) for pid in rt.playbooks.ids()}
     with rt.database.session() as session:
-        return report(session, business_id=rt.business.id, promises=promises, since=start, until=end)
+        return report(
+            session,
+            business_id=rt.business.id,
+            promises={pid: pb.promise for pid, pb in playbooks.items()},
+            since=start,
+            until=end,
+            step_ids={pid: [step.id for step in pb.steps] for pid, pb in playbooks.items()},
+            locale=rt.business.default_locale,
+        )
+
+
+STEP_COLUMNS = ("planned", "sent", "delivered", "failed", "skipped", "cancelled", "pending", "replies")
+
+
+def _by_reason(row: dict[str, Any], name: str) -> str:
+    """``2 (sms:21211 1, sms:30003 1)``: a count and what it is made of."""
+    reasons = row[f"{name}_by_reason"]
+    if not reasons:
+        return str(row[name])
+    return f"{row[name]} ({', '.join(f'{reason} {n}' for reason, n in reasons.items())})"
+
+
+def _print_report(data: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    from engine.messages.report_text import percent, width
+
+    columns = ["overall", *data["playbooks"]]
+    table = Table(title=f"{data['since']} - {data['until']}")
+    table.add_column("metric")
+    for name in columns:
+        table.add_column(name)
+    for metric in data["overall"]:
+        values = [
+            data["overall"][metric],
+            *(data["playbooks"][p][metric] for p in data["playbooks"]),
+        ]
+        table.add_row(metric, *("-" if v is None else str(v) for v in values))
+    console.print(table)
+    for playbook, rows in data["steps"].items():
+        steps = Table(title=f"{playbook}: messages per step")
+        steps.add_column("step")
+        for name in STEP_COLUMNS:
+            steps.add_column(name, justify="right" if name not in ("failed", "skipped") else "left")
+        for row in rows:
+            cells = [_by_reason(row, n) if n in ("failed", "skipped") else str(row[n]) for n in STEP_COLUMNS]
+            steps.add_row(row["step"], *cells)
+        console.print(steps)
+    for playbook, calibration in data["calibration"].items():
+        console.print(f"{playbook}: {calibration['sentence']}", highlight=False, markup=False, soft_wrap=True)
+        for window in calibration["windows"]:
+            rate = window["kept_rate"]
+            kept = "-" if rate is None else f"{percent(rate, 'en')} kept"
+            count = window["bookings"]
+            line = f"  {width(window['minutes'], 'en')} windows: {count} booking{'s' * (count != 1)}, {kept}"
+            console.print(line, highlight=False)
 
 
 @click.command("report")
@@ -99,26 +154,10 @@ def run_report(state: State, since: str | None, until: str | None) -> dict[str, 
 @click.option("--until", default=None, metavar="ISO")
 @common
 def report_command(state: State, since: str | None, until: str | None) -> None:
-    """Expectation metrics: promises kept, delays announced, delivery, scores."""
+    """Expectation metrics: promises kept, delays announced, delivery, scores; messages per
+    step; how wide promised windows must be to be kept 90% of the time."""
     data = run_report(state, since, until)
-
-    def human() -> None:
-        from rich.table import Table
-
-        columns = ["overall", *data["playbooks"]]
-        table = Table(title=f"{data['since']} - {data['until']}")
-        table.add_column("metric")
-        for name in columns:
-            table.add_column(name)
-        for metric in data["overall"]:
-            values = [
-                data["overall"][metric],
-                *(data["playbooks"][p][metric] for p in data["playbooks"]),
-            ]
-            table.add_row(metric, *("-" if v is None else str(v) for v in values))
-        console.print(table)
-
-    emit(state, data, human)
+    emit(state, data, lambda: _print_report(data))
 
 
 @click.command("erase-customer")

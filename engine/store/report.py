@@ -3,7 +3,9 @@
 A playbook's ``promise`` names the event its window promises (``arrival``:
 ``job.started``; ``ready``: ``job.ready``). A booking is late when that event
 came after ``promised_end``; a delay is announced in time when its first delay
-notice was sent before the promised start.
+notice was sent before the promised start. Beside the metrics: each step's
+figures (engine/store/step_figures.py) and how wide the promised windows
+would have to be to be kept (engine/core/calibration.py).
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,12 +22,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.core import timing
+from engine.core.calibration import MIN_BOOKINGS, TARGET_RATE, Kept, calibrate
+from engine.messages.report_text import calibration_sentence
+from engine.store.step_figures import booking_tallies, step_rows
 from engine.store.tables import BookingRow, FindingRow, HistoryRow, MessageRow
 from engine.store.values import booking_anchors
 
 PROMISE_EVENT = {"arrival": "started", "ready": "ready"}
 SENT = {"sent", "delivered"}
 DEFAULT_PERIOD = timedelta(days=30)
+BATCH = 500  # bookings per IN (...) query: well under every database's parameter limit
 
 
 @dataclass
@@ -97,14 +103,30 @@ def _minutes(delta: timedelta) -> float:
     return delta.total_seconds() / 60
 
 
-def booking_facts(session: Session, booking: BookingRow, promise: str) -> _Facts:
+@dataclass
+class _Booking:
+    """One booking's rows, read once for every section of the report."""
+
+    row: BookingRow
+    messages: list[MessageRow] = field(default_factory=list)
+    history: dict[int, HistoryRow] = field(default_factory=dict)
+
+    def promised_event(self, promise: str) -> datetime | None:
+        return booking_anchors(self.row).get(PROMISE_EVENT[promise])
+
+    def kept(self, promise: str) -> Kept | None:
+        """The promise and when its event came; None while it has not come."""
+        actual = self.promised_event(promise)
+        if actual is None:
+            return None
+        return Kept(promised_start=self.row.promised_start, promised_end=self.row.promised_end, actual=actual)
+
+
+def booking_facts(session: Session, loaded: _Booking, promise: str) -> _Facts:
+    booking, messages, history = loaded.row, loaded.messages, loaded.history
     anchors = booking_anchors(booking)
-    event_at = anchors.get(PROMISE_EVENT[promise])
+    event_at = loaded.promised_event(promise)
     late = _minutes(event_at - booking.promised_end) if event_at else None
-    messages = list(session.scalars(select(MessageRow).where(MessageRow.booking_id == booking.id)))
-    history = {
-        h.id: h for h in session.scalars(select(HistoryRow).where(HistoryRow.booking_id == booking.id))
-    }
 
     def triggered_by(message: MessageRow, name: str) -> bool:
         event = history.get(message.event_id) if message.event_id else None
@@ -142,6 +164,49 @@ def _over_estimate(session: Session, booking: BookingRow) -> bool:
     return Decimal(booking.final_price) > allowed
 
 
+def _bookings(session: Session, business_id: str, since: datetime, until: datetime) -> list[_Booking]:
+    """The period's bookings (by promised start) with their messages and history, read in
+    a few batched queries rather than two per booking."""
+    rows = session.scalars(
+        select(BookingRow).where(
+            BookingRow.business_id == business_id,
+            BookingRow.promised_start >= since,
+            BookingRow.promised_start < until,
+        )
+    )
+    loaded = {row.id: _Booking(row) for row in rows}
+    ids = list(loaded)
+    for chunk in (ids[i : i + BATCH] for i in range(0, len(ids), BATCH)):
+        for message in session.scalars(select(MessageRow).where(MessageRow.booking_id.in_(chunk))):
+            loaded[message.booking_id or 0].messages.append(message)
+        for line in session.scalars(select(HistoryRow).where(HistoryRow.booking_id.in_(chunk))):
+            loaded[line.booking_id or 0].history[line.id] = line
+    return list(loaded.values())
+
+
+def _per_playbook(bookings: Iterable[_Booking]) -> dict[str, list[_Booking]]:
+    grouped: dict[str, list[_Booking]] = {}
+    for booking in bookings:
+        grouped.setdefault(booking.row.playbook, []).append(booking)
+    return dict(sorted(grouped.items()))
+
+
+def _calibration(bookings: list[_Booking], promise: str, locale: str) -> dict[str, Any]:
+    kept = [k for b in bookings if (k := b.kept(promise)) is not None]
+    result = calibrate(kept)
+    return {
+        "promise": promise,
+        "measured": result.measured,
+        "enough": result.enough,
+        "min_bookings": MIN_BOOKINGS,
+        "target_rate": TARGET_RATE,
+        "windows": [asdict(w) for w in result.windows],
+        "suggested_window_minutes": result.suggested_minutes,
+        "suggested_kept_rate": result.suggested_kept_rate,
+        "sentence": calibration_sentence(result, promise, locale),
+    }
+
+
 def report(
     session: Session,
     *,
@@ -149,25 +214,33 @@ def report(
     promises: Mapping[str, str],
     since: datetime,
     until: datetime,
+    step_ids: Mapping[str, Sequence[str]] | None = None,
+    locale: str = "en",
 ) -> dict[str, Any]:
-    """Metrics per playbook and overall for bookings promised to start in [since, until)."""
-    bookings = session.scalars(
-        select(BookingRow).where(
-            BookingRow.business_id == business_id,
-            BookingRow.promised_start >= since,
-            BookingRow.promised_start < until,
-        )
-    )
-    per_playbook: dict[str, list[_Facts]] = {}
-    for booking in bookings:
-        promise = promises.get(booking.playbook, "arrival")
-        per_playbook.setdefault(booking.playbook, []).append(booking_facts(session, booking, promise))
-    everything = [f for facts in per_playbook.values() for f in facts]
+    """Metrics per playbook and overall for bookings promised to start in [since, until),
+    each playbook's figures per step (its ``step_ids`` first, in order), and its promise
+    calibration with a sentence in ``locale``."""
+    per_playbook = _per_playbook(_bookings(session, business_id, since, until))
+    facts = {
+        pid: [booking_facts(session, b, promises.get(pid, "arrival")) for b in bookings]
+        for pid, bookings in per_playbook.items()
+    }
+    order = step_ids or {}
     return {
         "since": timing.utc_z(since),
         "until": timing.utc_z(until),
-        "overall": metrics(everything),
-        "playbooks": {pid: metrics(facts) for pid, facts in sorted(per_playbook.items())},
+        "overall": metrics(f for items in facts.values() for f in items),
+        "playbooks": {pid: metrics(items) for pid, items in facts.items()},
+        "steps": {
+            pid: step_rows(
+                (booking_tallies(b.messages, b.history.values()) for b in bookings), order.get(pid, ())
+            )
+            for pid, bookings in per_playbook.items()
+        },
+        "calibration": {
+            pid: _calibration(bookings, promises.get(pid, "arrival"), locale)
+            for pid, bookings in per_playbook.items()
+        },
     }
 
 
@@ -181,6 +254,21 @@ def weekly(
     weeks: int = 8,
 ) -> list[dict[str, Any]]:
     """The overall metrics of each of the last ``weeks`` local weeks (Monday to Monday), oldest first."""
+    bounds = week_bounds(tz_name, now, weeks)
+    everything = _bookings(session, business_id, bounds[0][1], bounds[-1][2])
+    out = []
+    for first, since, until in bounds:
+        facts = [
+            booking_facts(session, b, promises.get(b.row.playbook, "arrival"))
+            for b in everything
+            if since <= b.row.promised_start < until
+        ]
+        out.append({"week": first.isocalendar().week, "monday": first.isoformat(), **metrics(facts)})
+    return out
+
+
+def week_bounds(tz_name: str, now: datetime, weeks: int) -> list[tuple[date, datetime, datetime]]:
+    """(Monday, since, until) of each of the last ``weeks`` local weeks, oldest first."""
     tz = timing.zone(tz_name)
     today = now.astimezone(tz).date()
     monday = today - timedelta(days=today.weekday())
@@ -189,6 +277,5 @@ def weekly(
         first = monday - timedelta(weeks=back)
         since = timing.wall(datetime.combine(first, datetime.min.time()), tz)
         until = timing.wall(datetime.combine(first + timedelta(weeks=1), datetime.min.time()), tz)
-        data = report(session, business_id=business_id, promises=promises, since=since, until=until)
-        out.append({"week": first.isocalendar().week, "monday": first.isoformat(), **data["overall"]})
+        out.append((first, since, until))
     return out

@@ -208,11 +208,17 @@ class Api:
         tz = timing.zone(self.rt.business.timezone)
         end = timing.parse_instant(until, tz, field="until") if until else self.rt.now()
         start = timing.parse_instant(since, tz, field="since") if since else end - metrics.DEFAULT_PERIOD
-        promises = {pid: pb.promise for pid in self.rt.playbooks.ids() if (pb := self._playbook(pid))}
+        playbooks = {pid: pb for pid in self.rt.playbooks.ids() if (pb := self._playbook(pid))}
         with self.rt.database.session() as session:
             self.service.ensure_business(session, self.rt.now())
             result: dict[str, Any] = metrics.report(
-                session, business_id=self.service.business_id, promises=promises, since=start, until=end
+                session,
+                business_id=self.service.business_id,
+                promises={pid: pb.promise for pid, pb in playbooks.items()},
+                since=start,
+                until=end,
+                step_ids={pid: [step.id for step in pb.steps] for pid, pb in playbooks.items()},
+                locale=self.rt.business.default_locale,
             )
             return result
 

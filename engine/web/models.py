@@ -332,11 +332,50 @@ class PreviewRowOut(BaseModel):
     attachments: list[str]
 
 
+class StepFiguresOut(BaseModel):
+    """One playbook step's messages in the period (engine/store/step_figures.py)."""
+
+    step: str
+    planned: int
+    sent: int
+    delivered: int
+    failed: int
+    failed_by_reason: dict[str, int]
+    skipped: int
+    skipped_by_reason: dict[str, int]
+    cancelled: int
+    pending: int
+    replies: int
+
+
+class WindowOut(BaseModel):
+    minutes: int
+    bookings: int
+    kept: int
+    kept_rate: float | None
+
+
+class CalibrationOut(BaseModel):
+    """How often each promised window width was kept, and the width that would have kept 90%."""
+
+    promise: Literal["arrival", "ready"]
+    measured: int
+    enough: bool
+    min_bookings: int
+    target_rate: float
+    windows: list[WindowOut]
+    suggested_window_minutes: int | None
+    suggested_kept_rate: float | None
+    sentence: str
+
+
 class ReportOut(BaseModel):
     since: str | None
     until: str | None
     overall: dict[str, Any]
     playbooks: dict[str, dict[str, Any]]
+    steps: dict[str, list[StepFiguresOut]]
+    calibration: dict[str, CalibrationOut]
 
 
 class HealthOut(BaseModel):

@@ -21,7 +21,6 @@ from engine.core import timing
 from engine.exceptions import UserInputError
 from engine.runtime import Runtime
 from engine.services.bookings import BookingService
-from engine.store.report import weekly
 from engine.store.serialise import history_json
 from engine.store.tables import BookingRow
 from engine.store.tokens import active_token
@@ -30,6 +29,7 @@ from engine.web.api import booking_out
 from engine.web.errors import ApiError
 from engine.web.notices import preview_delay
 from engine.web.pages import Pages
+from engine.web.report_page import report_context
 from engine.web.security import SESSION_COOKIE, LoginThrottle, Session, Signer, same_secret
 from engine.web.sessions import end_session, is_open, open_session
 
@@ -199,20 +199,9 @@ def _board_routes(router: APIRouter, staff: StaffBoard) -> None:
     @router.get("/report")
     def report_page(request: Request, session: Session = Depends(staff.session)) -> Response:
         rt = staff.rt
-        promises = {pid: rt.playbooks.get(pid).promise for pid in rt.playbooks.ids()}
         with rt.database.session() as db:
-            weeks = weekly(
-                db, business_id=rt.business.id, promises=promises, tz_name=rt.business.timezone, now=rt.now()
-            )
-        charts = [
-            ("Promises kept", "kept_rate", "rate"),
-            ("Delays announced before the promised time", "late_announced_in_time_rate", "rate"),
-            ("Late without a word", "unannounced_late", "count"),
-            ("Confirmed", "confirmed_rate", "rate"),
-            ("Net promoter score", "nps", "nps"),
-            ("Bookings", "bookings", "count"),
-        ]
-        context = staff.context(request, session, weeks=weeks, charts=charts, day=board.local_day(rt, None))
+            shown = report_context(rt, db)
+        context = staff.context(request, session, day=board.local_day(rt, None), **shown)
         return staff.pages.render(request, "staff_report.html", context)
 
     @router.get("/b/{ref}")
