@@ -1,8 +1,10 @@
 """The history: one appended row per thing that happened, never updated but by an erasure.
 
 ``add`` is what a booking's actions write (the business and booking come
-from the row); ``record`` is the general form, for a line that belongs to no
-booking (an unmatched SMS, an erasure) or that names a message.
+from the row), and ``add_at_once`` the same line written at once with its id
+returned (an event's id is its line's); ``record`` is the general form, for a
+line that belongs to no booking (an unmatched SMS, an erasure) or that names a
+message.
 """
 
 from __future__ import annotations
