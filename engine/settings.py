@@ -209,7 +209,9 @@ class Settings(BaseSettings):
     max_lateness: Duration = Field(timedelta(hours=12), validation_alias="FORVENT_MAX_LATENESS")
     claim_lease: Duration = Field(timedelta(minutes=5), validation_alias="FORVENT_CLAIM_LEASE")
     max_attempts: Count = Field(6, validation_alias="FORVENT_MAX_ATTEMPTS")
-    dispatch_concurrency: Count = Field(32, validation_alias="FORVENT_DISPATCH_CONCURRENCY")
+    # Sends in flight per process: 256 at a 100 ms provider is 2,560 a second at most, above what
+    # one process renders (about 1,500 a second on one core), so the provider's latency is not the limit.
+    dispatch_concurrency: Count = Field(256, validation_alias="FORVENT_DISPATCH_CONCURRENCY")
     # Messages per second per sender; whether it is positive is the channel factory's question.
     sms_rate: Annotated[float | None, BeforeValidator(_number)] = Field(
         None, validation_alias="FORVENT_SMS_RATE"

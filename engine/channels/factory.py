@@ -22,9 +22,9 @@ from engine.channels.base import BaseChannel
 from engine.channels.file import FileEmailChannel, FileSmsChannel
 from engine.channels.memory import MemoryChannel
 from engine.channels.ratelimit import RateLimitedChannel
-from engine.channels.sendgrid import SENDGRID_API_BASE, SendGridEmailChannel
+from engine.channels.sendgrid import MAX_CONNECTIONS, SENDGRID_API_BASE, SendGridEmailChannel
 from engine.channels.smtp import SmtpEmailChannel
-from engine.channels.twilio import TwilioSmsChannel
+from engine.channels.twilio import POOL_SIZE, TwilioSmsChannel
 from engine.exceptions import ConfigurationError
 from engine.settings import SendGridSettings, Settings, SmtpSettings, TwilioSettings
 
@@ -55,7 +55,7 @@ def _sms_channel(settings: Settings) -> BaseChannel:
     elif settings.sms_channel == "memory":
         channel = MemoryChannel("sms")
     elif settings.sms_channel == "twilio":
-        channel = twilio_channel(settings.twilio)
+        channel = twilio_channel(settings.twilio, connections=settings.dispatch_concurrency)
     else:
         raise ConfigurationError(f"FORVENT_SMS={settings.sms_channel} is not available")
     if settings.sms_rate is None:
@@ -71,11 +71,12 @@ def _email_channel(settings: Settings) -> BaseChannel:
     if settings.email_channel == "smtp":
         return smtp_channel(settings.smtp)
     if settings.email_channel == "sendgrid":
-        return sendgrid_channel(settings.sendgrid)
+        return sendgrid_channel(settings.sendgrid, connections=settings.dispatch_concurrency)
     raise ConfigurationError(f"FORVENT_EMAIL={settings.email_channel} is not available")
 
 
-def twilio_channel(twilio: TwilioSettings) -> TwilioSmsChannel:
+def twilio_channel(twilio: TwilioSettings, *, connections: int = POOL_SIZE) -> TwilioSmsChannel:
+    """``connections``: kept open to Twilio, one per send in flight."""
     account_sid = _required(twilio.account_sid, "TWILIO_ACCOUNT_SID", "FORVENT_SMS=twilio")
     auth_token = _required(twilio.auth_token, "TWILIO_AUTH_TOKEN", "FORVENT_SMS=twilio")
     if not (twilio.sender or twilio.messaging_service_sid):
@@ -89,6 +90,7 @@ def twilio_channel(twilio: TwilioSettings) -> TwilioSmsChannel:
         from_number=twilio.sender,
         messaging_service_sid=twilio.messaging_service_sid,
         api_base=twilio.api_base,
+        pool_size=connections,
     )
 
 
@@ -107,10 +109,14 @@ def smtp_channel(smtp: SmtpSettings) -> SmtpEmailChannel:
     )
 
 
-def sendgrid_channel(sendgrid: SendGridSettings) -> SendGridEmailChannel:
+def sendgrid_channel(
+    sendgrid: SendGridSettings, *, connections: int = MAX_CONNECTIONS
+) -> SendGridEmailChannel:
+    """``connections``: kept open to SendGrid, one per send in flight."""
     return SendGridEmailChannel(
         _required(sendgrid.api_key, "SENDGRID_API_KEY", "FORVENT_EMAIL=sendgrid"),
         api_base=sendgrid.api_base or SENDGRID_API_BASE,
+        max_connections=connections,
     )
 
 

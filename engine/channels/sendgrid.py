@@ -54,22 +54,39 @@ RESERVED_HEADERS = frozenset(
         "bcc",
     }
 )
-MAX_CONNECTIONS = 32  # one per concurrent send (FORVENT_DISPATCH_CONCURRENCY's default)
+MAX_CONNECTIONS = 256  # one per concurrent send (FORVENT_DISPATCH_CONCURRENCY's default)
 
 
 class SendGridEmailChannel(BaseChannel):
-    """Sends email with SendGrid; one ``httpx.Client`` shared by all threads."""
+    """Sends email with SendGrid; one ``httpx.Client`` shared by all threads.
+
+    The dispatcher's send threads share the client, which is thread-safe and
+    keeps up to ``max_connections`` connections alive (the factory gives
+    ``FORVENT_DISPATCH_CONCURRENCY``, one per send in flight). Threads rather
+    than ``httpx.AsyncClient``: every channel answers the same blocking
+    ``send`` (smtplib and Twilio's client have no async form), a send thread
+    spends its 100 ms waiting on the socket with the GIL released, and an
+    event loop for one channel would add a second way of running sends for
+    no more messages a second.
+    """
 
     name = "email"
 
-    def __init__(self, api_key: str, *, api_base: str = SENDGRID_API_BASE, timeout: float = 15.0) -> None:
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        api_base: str = SENDGRID_API_BASE,
+        timeout: float = 15.0,
+        max_connections: int = MAX_CONNECTIONS,
+    ) -> None:
         if not api_key.strip():
             raise ValueError("SendGridEmailChannel needs an api_key")
         self._client = httpx.Client(
             base_url=api_base.rstrip("/"),
             headers={"Authorization": f"Bearer {api_key}"},
             timeout=timeout,
-            limits=httpx.Limits(max_connections=MAX_CONNECTIONS),
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         )
 
     def send(self, message: OutgoingMessage) -> SendResult:

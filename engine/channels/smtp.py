@@ -32,6 +32,9 @@ from engine.exceptions import ChannelError
 from engine.messages.mime import OutgoingEmail, build_mime
 
 POOL_SIZE = 4  # idle connections kept open
+# Connections open at once, whatever FORVENT_DISPATCH_CONCURRENCY: mail servers cap
+# a client's (Postfix: 50), and refuse the rest; more sends wait for a free one.
+MAX_CONNECTIONS = 32
 # Servers drop idle clients (Postfix after 300 s); a connection idle longer
 # than this is closed rather than reused, so reuse rarely meets a dead socket.
 MAX_IDLE_SECONDS = 60.0
@@ -48,7 +51,8 @@ class SmtpEmailChannel(BaseChannel):
 
     AUTH is used when ``username`` is given; ``starttls`` upgrades the
     connection first (certificate checked against the system's CAs). Safe to
-    call from several threads: each send holds its own connection.
+    call from several threads: each send holds its own connection, and at most
+    ``max_connections`` sends do at once.
     """
 
     name = "email"
@@ -63,6 +67,7 @@ class SmtpEmailChannel(BaseChannel):
         starttls: bool = False,
         timeout: float = 15.0,
         clock: Callable[[], float] = time.monotonic,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.host = host
         self.port = port
@@ -73,12 +78,15 @@ class SmtpEmailChannel(BaseChannel):
         self._clock = clock
         self._idle: list[_Connection] = []
         self._lock = threading.Lock()
+        self._open = threading.BoundedSemaphore(max_connections)
 
     def send(self, message: OutgoingMessage) -> SendResult:
         assert message.from_addr is not None, "an email message needs from_addr"
         email = _outgoing_email(message)
         try:
-            self._submit(message.from_addr, message.to, bytes(build_mime(email)))
+            data = bytes(build_mime(email))
+            with self._open:
+                self._submit(message.from_addr, message.to, data)
         except smtplib.SMTPRecipientsRefused as exc:
             raise self._refused(exc, message.to) from exc
         except smtplib.SMTPResponseException as exc:

@@ -43,7 +43,7 @@ TWILIO_API_BASE = "https://api.twilio.com"
 PERMANENT_CODES = frozenset({21211, 21610, 21614})
 TRANSIENT_STATUSES = frozenset({408, 429})
 # Connections kept per host: one per concurrent send (FORVENT_DISPATCH_CONCURRENCY's default).
-POOL_SIZE = 32
+POOL_SIZE = 256
 
 
 class ApiBaseHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio ships no types
@@ -57,14 +57,16 @@ class ApiBaseHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio ships
     is shared by all threads.
     """
 
-    def __init__(self, *, api_base: str | None = None, timeout: float = 10.0) -> None:
+    def __init__(
+        self, *, api_base: str | None = None, timeout: float = 10.0, pool_size: int = POOL_SIZE
+    ) -> None:
         super().__init__(timeout=timeout)
         self._base = urlsplit(api_base.rstrip("/")) if api_base else None
         self._local = threading.local()
         # The parent sizes its pool for https only; a local base may be http.
         assert self.session is not None
         for scheme in ("http://", "https://"):
-            self.session.mount(scheme, HTTPAdapter(pool_maxsize=POOL_SIZE))
+            self.session.mount(scheme, HTTPAdapter(pool_maxsize=pool_size))
 
     def rewrite(self, url: str) -> str:
         if self._base is None:
@@ -121,12 +123,13 @@ class TwilioSmsChannel(BaseChannel):
         messaging_service_sid: str | None = None,
         api_base: str | None = None,
         timeout: float = 10.0,
+        pool_size: int = POOL_SIZE,
     ) -> None:
         if not (from_number or messaging_service_sid):
             raise ValueError("TwilioSmsChannel needs from_number or messaging_service_sid")
         self.from_number = from_number
         self.messaging_service_sid = messaging_service_sid
-        self._http = ApiBaseHttpClient(api_base=api_base, timeout=timeout)
+        self._http = ApiBaseHttpClient(api_base=api_base, timeout=timeout, pool_size=pool_size)
         client = Client(account_sid, auth_token, http_client=self._http)
         # Resolved once here: the client builds these sub-objects lazily, unguarded.
         self._messages = client.api.v2010.account.messages

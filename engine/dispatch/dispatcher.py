@@ -90,10 +90,10 @@ class Dispatcher:
         stats = PassStats()
         flight = _Flight(self._pool)
         now = self.rt.now()
-        rows = self._claim(now, self._room(0))
-        stats.claimed = len(rows)
-        if rows:
-            held = self._prepare_and_send(rows, now, flight)
+        ids = self._claim(now, self._room(0))
+        stats.claimed = len(ids)
+        if ids:
+            held = self._prepare_and_send(ids, now, flight)
             self.recorder.record(held + flight.take(wait_for=flight.outstanding), stats)
         return stats
 
@@ -112,10 +112,10 @@ class Dispatcher:
             if room and not idle and passes < max_passes:
                 passes += 1
                 now = self.rt.now()
-                rows = self._claim(now, room)
-                stats.claimed += len(rows)
-                idle = not rows
-                done = self._prepare_and_send(rows, now, flight) + flight.take()
+                ids = self._claim(now, room)
+                stats.claimed += len(ids)
+                idle = not ids
+                done = self._prepare_and_send(ids, now, flight) + flight.take()
             elif flight.outstanding:
                 if idle or passes >= max_passes:
                     done = flight.take(wait_for=flight.outstanding, timeout=IDLE_WAIT_SECONDS)
@@ -142,11 +142,11 @@ class Dispatcher:
         room = min([self.batch, *limits])
         return room if outstanding else max(room, 1)
 
-    def _claim(self, now: datetime, limit: int) -> list[MessageRow]:
+    def _claim(self, now: datetime, limit: int) -> list[int]:
         db = self.rt.database
         with db.session() as session:
             outbox.reap_expired_claims(session, now=now)
-            return outbox.claim_due(
+            return outbox.claim_due_ids(
                 session,
                 now=now,
                 worker=self.worker,
@@ -157,15 +157,15 @@ class Dispatcher:
 
     # --- prepare -------------------------------------------------------------------
 
-    def _prepare_and_send(self, rows: list[MessageRow], now: datetime, flight: _Flight) -> list[Prepared]:
+    def _prepare_and_send(self, ids: list[int], now: datetime, flight: _Flight) -> list[Prepared]:
         """Read the batch in one read-only transaction, then, with none open, judge, compose and hand
         each message to the send pool; returns the ones held back."""
-        if not rows:
+        if not ids:
             return []
         with self.rt.database.read_session() as session:
-            batch = read_batch(self.rt, session, rows)
+            batch = read_batch(self.rt, session, ids)
         held = []
-        for row in rows:
+        for row in batch.rows:
             item = self._prepare(row, batch, now)
             if item.outgoing is None:
                 held.append(item)

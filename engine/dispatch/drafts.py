@@ -106,6 +106,7 @@ class Batch:
     """
 
     rt: Runtime
+    rows: list[MessageRow]  # in the order asked for
     bookings: dict[int, BookingRow]
     customers: dict[int, CustomerRow]
     findings: dict[int, tuple[Finding, ...]]
@@ -149,9 +150,12 @@ class Batch:
         )
 
 
-def read_batch(rt: Runtime, session: Session, rows: Sequence[MessageRow]) -> Batch:
-    """The bookings of ``rows`` with their customers, findings, opt-outs and last purchases, and
-    the rows' events: six queries for the whole batch."""
+def read_batch(rt: Runtime, session: Session, message_ids: Sequence[int]) -> Batch:
+    """The outbox rows ``message_ids``, their bookings with the customers, findings, opt-outs and
+    last purchases, and the rows' events: seven queries for the whole batch."""
+    order = {message_id: n for n, message_id in enumerate(message_ids)}
+    query = select(MessageRow).where(MessageRow.id.in_(message_ids))
+    rows = sorted(session.scalars(query), key=lambda row: order[row.id])
     booking_ids = sorted({r.booking_id for r in rows if r.booking_id is not None})
     bookings = {b.id: b for b in session.scalars(select(BookingRow).where(BookingRow.id.in_(booking_ids)))}
     customer_ids = sorted({b.customer_id for b in bookings.values()})
@@ -161,6 +165,7 @@ def read_batch(rt: Runtime, session: Session, rows: Sequence[MessageRow]) -> Bat
     event_ids = sorted({r.event_id for r in rows if r.event_id is not None})
     return Batch(
         rt=rt,
+        rows=rows,
         bookings=bookings,
         customers=customers,
         findings=_findings(session, booking_ids),

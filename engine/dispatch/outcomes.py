@@ -30,6 +30,7 @@ from engine.runtime import Runtime
 from engine.services.alerts import STAFF_ALERT, alert_undelivered
 from engine.services.bookings import BookingService
 from engine.store import outbox
+from engine.store.db import is_sqlite
 from engine.store.tables import BookingRow, MessageRow
 
 S = MessageStatus
@@ -100,17 +101,30 @@ class Recorder:
         self.policy = RetryPolicy(max_attempts=runtime.settings.max_attempts)
 
     def record(self, items: list[Prepared], stats: PassStats) -> None:
-        """Every outcome of ``items`` in one transaction: held rows, then the sent, then send failures."""
+        """Every outcome of ``items`` in one transaction: held rows, then the sent, then send failures.
+
+        What can be worked out beforehand is, and the sends' log lines follow the
+        commit: the write lock is held for the statements, little else.
+        """
         now = self.rt.now()
-        with self.rt.database.session() as session:
-            _lock_bookings(session, {i.row.booking_id for i in items if i.row.booking_id is not None})
+        sent = [i for i in items if i.result is not None]
+        marks = [
+            (i.row, {"provider_id": i.result.provider_id if i.result else None, **i.rendered}) for i in sent
+        ]
+        bookings = {i.row.booking_id for i in items if i.row.booking_id is not None}
+        database = self.rt.database
+        with database.session() as session:
+            if not is_sqlite(database.engine):  # SQLite's BEGIN IMMEDIATE holds its one lock already
+                _lock_bookings(session, bookings)
             for item in items:
                 if item.held is not None:
                     self._isolated(session, item, now, stats)
-            self._record_sent(session, [i for i in items if i.result is not None], now, stats)
+            done = {row.id for row in outbox.mark_sent_many(session, marks, now=now, worker=self.worker)}
+            _note_invites(session, [i for i in sent if i.row.id in done])
             for item in items:
                 if item.error is not None:
                     self._isolated(session, item, now, stats)
+        self._log_sent(sent, done, stats)
 
     def _isolated(self, session: Session, item: Prepared, now: datetime, stats: PassStats) -> None:
         """One outcome; a row that is no longer ours (its lease expired and another process
@@ -161,16 +175,9 @@ class Recorder:
 
     # --- sent ----------------------------------------------------------------------
 
-    def _record_sent(self, session: Session, items: list[Prepared], now: datetime, stats: PassStats) -> None:
-        """The successful sends at once; a send whose claim was lost meanwhile is left to its new owner."""
-        if not items:
-            return
-        rows = [
-            (i.row, {"provider_id": i.result.provider_id if i.result else None, **i.rendered}) for i in items
-        ]
-        done = {row.id for row in outbox.mark_sent_many(session, rows, now=now, worker=self.worker)}
-        invited: set[int] = set()
-        for item in items:
+    def _log_sent(self, sent: list[Prepared], done: set[int], stats: PassStats) -> None:
+        """The sends now on record; one whose claim was lost meanwhile is left to its new owner."""
+        for item in sent:
             row = item.row
             if row.id not in done:
                 self._lost(item, f"message {row.id} is no longer claimed by {self.worker} in sending")
@@ -180,15 +187,6 @@ class Recorder:
                 extra=fields(
                     action="sent", booking=item.ref, message=row.id, channel=row.channel, step=row.step
                 ),
-            )
-            if item.outgoing is not None and item.outgoing.ics is not None and row.booking_id:
-                invited.add(row.booking_id)  # changes to the booking follow as invites from now on
-        if invited:
-            session.execute(
-                update(BookingRow)
-                .where(BookingRow.id.in_(sorted(invited)), BookingRow.invite_sent.is_(False))
-                .values(invite_sent=True)
-                .execution_options(synchronize_session=False)
             )
         stats.sent += len(done)
 
@@ -246,11 +244,20 @@ class Recorder:
         alert_undelivered(session, business=self.rt.business, message=row, reason=reason, now=now)
 
 
-def _lock_bookings(session: Session, booking_ids: set[int]) -> None:
-    """The bookings' row locks, in id order: the order every user action takes them in.
+def _note_invites(session: Session, sent: list[Prepared]) -> None:
+    """Changes to a booking follow as invites once one reached the customer."""
+    invited = sorted({i.row.booking_id for i in sent if i.outgoing and i.outgoing.ics and i.row.booking_id})
+    if invited:
+        session.execute(
+            update(BookingRow)
+            .where(BookingRow.id.in_(invited), BookingRow.invite_sent.is_(False))
+            .values(invite_sent=True)
+            .execution_options(synchronize_session=False)
+        )
 
-    On SQLite the transaction's ``BEGIN IMMEDIATE`` already holds the one write lock.
-    """
+
+def _lock_bookings(session: Session, booking_ids: set[int]) -> None:
+    """The bookings' row locks, in id order: the order every user action takes them in."""
     if booking_ids:
         session.execute(
             select(BookingRow.id)

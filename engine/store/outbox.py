@@ -360,45 +360,65 @@ def claim_due(
     skip_locked: bool,
 ) -> list[MessageRow]:
     """Lease up to ``limit`` due rows to ``worker``, earliest first."""
-    due = and_(
-        MessageRow.status.in_([str(S.PLANNED), str(S.RETRYING)]),
-        MessageRow.ready_at <= now,
-    )
-    query = select(MessageRow.id).where(due).order_by(MessageRow.ready_at, MessageRow.id).limit(limit)
-    if skip_locked:
-        query = query.with_for_update(skip_locked=True)
-    ids = list(session.scalars(query))
+    ids = claim_due_ids(session, now=now, worker=worker, lease=lease, limit=limit, skip_locked=skip_locked)
     if not ids:
         return []
-    session.execute(
-        update(MessageRow)
-        .where(MessageRow.id.in_(ids), due)
+    order = {message_id: n for n, message_id in enumerate(ids)}
+    # populate_existing: a row reaped earlier in this session is in its identity map as it was reaped.
+    query = select(MessageRow).where(MessageRow.id.in_(ids)).execution_options(populate_existing=True)
+    return sorted(session.scalars(query), key=lambda row: order[row.id])
+
+
+def claim_due_ids(
+    session: Session,
+    *,
+    now: datetime,
+    worker: str,
+    lease: timedelta,
+    limit: int,
+    skip_locked: bool,
+) -> list[int]:
+    """``claim_due`` without loading the rows: the ids leased, earliest first.
+
+    Four statements whatever the number (select, UPDATE, read back, one INSERT
+    of the history) and no ORM object built, so a dispatcher holds the write
+    lock only briefly; it reads the rows afterwards, outside the transaction.
+    """
+    table = cast(Table, MessageRow.__table__)  # Core: nothing for the session to track
+    due = and_(table.c.status.in_([str(S.PLANNED), str(S.RETRYING)]), table.c.ready_at <= now)
+    query = select(table.c.id).where(due).order_by(table.c.ready_at, table.c.id).limit(limit)
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True)
+    connection = session.connection()
+    ids = list(connection.scalars(query))
+    if not ids:
+        return []
+    connection.execute(
+        update(table)
+        .where(table.c.id.in_(ids), due)
         .values(
             status=str(S.SENDING),
             claimed_by=worker,
             claimed_until=now + lease,
-            attempts=MessageRow.attempts + 1,
+            attempts=table.c.attempts + 1,
             updated_at=now,
         )
-        .execution_options(synchronize_session=False)
     )
-    rows = list(
-        session.scalars(
-            select(MessageRow)
-            .where(
-                MessageRow.id.in_(ids),
-                MessageRow.claimed_by == worker,
-                MessageRow.status == str(S.SENDING),
-            )
-            .order_by(MessageRow.ready_at, MessageRow.id)
-            # A row reaped earlier in this session is in its identity map as it was reaped:
-            # the caller works from these objects, so they must hold what the UPDATE wrote.
-            .execution_options(populate_existing=True)
+    claimed = connection.execute(
+        select(
+            table.c.id,
+            table.c.business_id,
+            table.c.booking_id,
+            table.c.step,
+            table.c.channel,
+            table.c.attempts,
         )
-    )
-    if rows:  # every transition is in the history, claims too: one INSERT for the batch
-        session.execute(
-            insert(HistoryRow),
+        .where(table.c.id.in_(ids), table.c.claimed_by == worker, table.c.status == str(S.SENDING))
+        .order_by(table.c.ready_at, table.c.id)
+    ).all()
+    if claimed:  # every transition is in the history, claims too: one INSERT for the batch
+        connection.execute(
+            insert(cast(Table, HistoryRow.__table__)),
             [
                 {
                     "business_id": r.business_id,
@@ -409,10 +429,10 @@ def claim_due(
                     "detail": f"{r.step} ({r.channel}): claimed by {worker}",
                     "data": {"attempt": r.attempts},
                 }
-                for r in rows
+                for r in claimed
             ],
         )
-    return rows
+    return [r.id for r in claimed]
 
 
 def reap_expired_claims(session: Session, *, now: datetime) -> int:
@@ -454,16 +474,20 @@ def mark_sent_many(
     locked, where the database locks rows), then one executemany UPDATE and
     one INSERT of their history. A row no longer held (its lease expired and
     another process took it over) is left as it is, to whoever holds it now.
+    Unlike ``transition``, the row objects are not updated: this runs under the
+    write lock, and a batch's callers have no further use for them.
     """
     if not sent:
         return []
+    table = cast(Table, MessageRow.__table__)  # Core table: executemany by primary key
+    connection = session.connection()
     held = set(
-        session.scalars(
-            select(MessageRow.id)
+        connection.scalars(
+            select(table.c.id)
             .where(
-                MessageRow.id.in_([row.id for row, _ in sent]),
-                MessageRow.status == str(S.SENDING),
-                MessageRow.claimed_by == worker,
+                table.c.id.in_([row.id for row, _ in sent]),
+                table.c.status == str(S.SENDING),
+                table.c.claimed_by == worker,
             )
             .with_for_update()
         )
@@ -471,7 +495,6 @@ def mark_sent_many(
     mine = [(row, values) for row, values in sent if row.id in held]
     if not mine:
         return []
-    table = cast(Table, MessageRow.__table__)  # Core table: executemany by primary key
     statement = (
         update(table)
         .where(
@@ -502,24 +525,11 @@ def mark_sent_many(
         }
         for row, v in mine
     ]
-    result = session.connection().execute(statement, params)
+    result = connection.execute(statement, params)
     if result.rowcount != len(mine):  # the rows were read under this transaction's lock
         raise TransitionError(f"{len(mine) - result.rowcount} of {len(mine)} held messages moved meanwhile")
-    for row, values in mine:
-        for name, value in {
-            "status": str(S.SENT),
-            "reason": None,
-            "updated_at": now,
-            "sent_at": now,
-            "claimed_by": None,
-            "claimed_until": None,
-            "ready_at": None,
-            "next_attempt_at": None,
-            **values,
-        }.items():
-            set_committed_value(row, name, value)
-    session.execute(
-        insert(HistoryRow),
+    connection.execute(
+        insert(cast(Table, HistoryRow.__table__)),
         [
             {
                 "business_id": row.business_id,
@@ -527,7 +537,7 @@ def mark_sent_many(
                 "message_id": row.id,
                 "at": now,
                 "kind": "message:sent",
-                "detail": _message_detail(row),
+                "detail": f"{row.step} ({row.channel})",  # _message_detail: a sent row has no reason
                 "data": {},
             }
             for row, _ in mine

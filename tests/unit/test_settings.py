@@ -47,7 +47,7 @@ def test_an_empty_environment_gives_the_documented_defaults() -> None:
     assert settings.link_ttl == timedelta(days=60)
     assert settings.max_lateness == timedelta(hours=12)
     assert settings.claim_lease == timedelta(minutes=5)
-    assert (settings.max_attempts, settings.dispatch_concurrency) == (6, 32)
+    assert (settings.max_attempts, settings.dispatch_concurrency) == (6, 256)
     assert settings.secret is settings.staff_password is settings.sms_rate is None
     assert settings.retention_days is settings.now is settings.email_from is None
     assert settings.log_level == "WARNING"
