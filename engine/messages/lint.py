@@ -27,7 +27,9 @@ SHARED_TEMPLATES: dict[str, tuple[str, ...]] = {
     "cancelled": ("sms", "email"),
     "moved": ("sms", "email"),
     "invite_update": ("email",),
-    **{f"reply_{c}": ("sms",) for c in ("confirm", "decline", "change", "stop", "start", "score")},
+    # Answers from the customer's page are confirmed by email to a customer SMS does not reach.
+    **{f"reply_{c}": ("sms", "email") for c in ("confirm", "decline", "change", "choice")},
+    **{f"reply_{c}": ("sms",) for c in ("stop", "start", "score")},
 }
 REPLY_WORDS = re.compile(r"\b(JA|NEI|NEJ|YES|NO|ENDRE|ÆNDR|CHANGE|STOPP?|AVMELD|AFMELD|START)\b")
 SAMPLE_VALUES: dict[str, Any] = {
@@ -129,14 +131,15 @@ class Linter:
         shared: bool = False,
     ) -> None:
         playbook = loaded.playbook
-        pid = "_shared" if shared else playbook.playbook
+        folder = "_shared" if shared else playbook.playbook
         # A listed locale needs its own template: at run time a missing one would
-        # silently fall back to the default language.
-        name = self.renderer.resolve(pid, template, kind, locale, locale)  # type: ignore[arg-type]
+        # silently fall back to the default language. A playbook's own copy of a
+        # shared template is the one its messages use, so it is the one checked.
+        name = self.renderer.resolve(playbook.playbook, template, kind, locale, locale)  # type: ignore[arg-type]
         if name is None:
             report.errors.append(
                 f"{where}: missing template {template}.{kind}.j2 for locale {locale} "
-                f"(looked in {self.templates_dir}/{pid}/{locale}/ and fallbacks)"
+                f"(looked in {self.templates_dir}/{folder}/{locale}/ and fallbacks)"
             )
             return
         if name in self._checked:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -28,5 +29,16 @@ def decide(
     data = {"finding_id": finding.id, "decision": decision, "source": source}
     history.add(session, booking, "choice", f"finding {decision}: {finding.text}", at=now, data=data)
     if decision == "declined":
-        text = alert_text(business, "decline", name=customer_name(session, booking), ref=booking.ref)
+        name = customer_name(session, booking)
+        # A NEI by SMS answers the question the SMS asked; the page names the work declined.
+        if source == "sms":
+            text = alert_text(business, "decline", name=name, ref=booking.ref)
+        else:
+            work = finding.text[:300]
+            text = alert_text(business, "finding_declined", name=name, ref=booking.ref, text=work)
         raise_alert(session, business=business, booking_id=booking.id, ref=booking.ref, text=text, now=now)
+
+
+def finding_data(finding: FindingRow) -> dict[str, Any]:
+    """What an acknowledgement's template reads of the finding answered (``event.data``)."""
+    return {"finding": finding.text, "price": finding.price}

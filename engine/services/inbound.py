@@ -22,6 +22,7 @@ from engine.core.values import BookingStatus, MessageStatus
 from engine.dispatch.fallback import plan_fallback
 from engine.runtime import Runtime
 from engine.services import findings
+from engine.services.acknowledgements import acknowledge
 from engine.services.alerts import alert_text, alert_undelivered, raise_alert
 from engine.services.bookings import BookingService
 from engine.store import history, outbox
@@ -63,6 +64,7 @@ class ReplyOutcome:
     reply_class: str | None
     booking_ref: str | None
     action: str
+    acknowledgement: str | None = None  # the step of the answer planned to the customer
 
 
 class Inbound:
@@ -155,16 +157,17 @@ class Inbound:
             ):
                 self._alert_closed(session, booking, text, now)
                 return ReplyOutcome(reply_class, booking.ref, "closed")
-            action = self._act(session, booking, reply_class, text, now)
+            action, decided = self._act(session, booking, reply_class, text, now)
             if action == "confirm":
                 self.service.confirm(booking.ref, source="sms", session=session)
             elif action == "score":
                 self.service.customer_event(booking.ref, "customer.scored", {"score": score}, session=session)
             elif action == "other":
                 self.service.customer_event(booking.ref, "customer.replied", {"text": text}, session=session)
-            if reply_class is not None:
-                self._acknowledge(session, booking, reply_class, now)
-            return ReplyOutcome(reply_class, booking.ref, action)
+            if reply_class is None:
+                return ReplyOutcome(reply_class, booking.ref, action)
+            ack = self._acknowledge(session, booking, reply_class, decided, now)
+            return ReplyOutcome(reply_class, booking.ref, action, ack.step)
 
     def _store(
         self,
@@ -285,8 +288,8 @@ class Inbound:
         reply_class: str | None,
         text: str,
         now: datetime,
-    ) -> str:
-        """What the reply means for the booking; returns the follow-up action."""
+    ) -> tuple[str, FindingRow | None]:
+        """What the reply means for the booking: the follow-up action, and the finding it decided."""
         name = customer_name(session, booking)
         finding = session.scalar(
             select(FindingRow)
@@ -304,7 +307,7 @@ class Inbound:
                 now=now,
                 source="sms",
             )
-            return "finding"
+            return "finding", finding
         if reply_class in ("decline", "change", None):
             # Words that need a person: staff are told, nothing is cancelled by itself.
             kind = reply_class or "reply"
@@ -317,29 +320,17 @@ class Inbound:
                 now=now,
                 text=alert,
             )
-            return reply_class or "other"
-        return reply_class
+            return reply_class or "other", None
+        return reply_class, None
 
-    def _acknowledge(self, session: Session, booking: BookingRow, reply_class: str, now: datetime) -> None:
-        """``reply_<class>`` at once: quiet hours do not apply to an answer just asked for."""
-        line = history.add(session, booking, "staff", f"acknowledging {reply_class}", at=now)
-        session.flush()
-        step = f"reply_{reply_class}"
-        session.add(
-            MessageRow(
-                business_id=self.rt.business.id,
-                booking_id=booking.id,
-                key=f"{step}:sms:{line.id}",
-                step=step,
-                template=step,
-                channel="sms",
-                status=str(S.PLANNED),
-                due_at=now,
-                ready_at=now,
-                urgent=True,
-                attempts=0,
-                schedule_version=booking.schedule_version,
-                created_at=now,
-                updated_at=now,
-            )
-        )
+    def _acknowledge(
+        self,
+        session: Session,
+        booking: BookingRow,
+        reply_class: str,
+        decided: FindingRow | None,
+        now: datetime,
+    ) -> MessageRow:
+        """``reply_<class>`` at once, naming the finding the reply decided, if any."""
+        answered = {"source": "sms", **(findings.finding_data(decided) if decided is not None else {})}
+        return acknowledge(session, booking, reply_class, now=now, data=answered)
