@@ -10,7 +10,7 @@ import os
 
 import click
 
-from engine.cli import bookings, ops, outbox, playbooks, web
+from engine.cli import bookings, ops, outbox, playbooks, replies, web
 from engine.cli.app import cli
 
 COMMANDS: tuple[click.Command, ...] = (
@@ -27,6 +27,7 @@ COMMANDS: tuple[click.Command, ...] = (
     bookings.complete,
     bookings.finding,
     bookings.cancel,
+    replies.reply,
     outbox.messages,
     outbox.history,
     outbox.dispatch,

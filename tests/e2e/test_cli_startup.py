@@ -64,7 +64,14 @@ def among(modules: list[str], packages: tuple[str, ...]) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "args", [["--help"], ["messages", "--help"], ["history", "--help"], ["token", "create", "--help"]]
+    "args",
+    [
+        ["--help"],
+        ["messages", "--help"],
+        ["history", "--help"],
+        ["token", "create", "--help"],
+        ["reply", "--help"],
+    ],
 )
 def test_help_imports_nothing_heavy(args: list[str]) -> None:
     status, modules = loaded(args)
