@@ -10,7 +10,7 @@ size) and builds each draft afterwards, with no transaction open.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -110,7 +110,7 @@ class Batch:
     bookings: dict[int, BookingRow]
     customers: dict[int, CustomerRow]
     findings: dict[int, tuple[Finding, ...]]
-    opt_outs: set[tuple[str, str]]  # (business, address hash) pairs stored
+    opted_out: dict[int, dict[str, bool]]  # each customer's, as ``opted_out_of`` gives them
     purchases: dict[int, datetime | None]  # the customer's last completed booking
     events: dict[int, Event]
     _values: dict[int, Booking] = field(default_factory=dict)
@@ -142,11 +142,10 @@ class Batch:
         return self._values[booking_row.id]
 
     def _customer(self, customer_id: int) -> Customer:
-        customer = self.customers[customer_id]
-        wanted = opt_out_hashes(customer, self.rt.settings.secret)
-        stored = [h for h in wanted if (customer.business_id, h) in self.opt_outs]
         return customer_of(
-            customer, opted_out=opted_out_of(wanted, stored), last_purchase_at=self.purchases.get(customer.id)
+            self.customers[customer_id],
+            opted_out=self.opted_out.get(customer_id, {}),
+            last_purchase_at=self.purchases.get(customer_id),
         )
 
 
@@ -169,7 +168,7 @@ def read_batch(rt: Runtime, session: Session, message_ids: Sequence[int]) -> Bat
         bookings=bookings,
         customers=customers,
         findings=_findings(session, booking_ids),
-        opt_outs=_opt_outs(session, rt, customers.values()),
+        opted_out=_opted_out(session, rt, customers),
         purchases=_purchases(session, customer_ids),
         events=_events(session, event_ids),
     )
@@ -192,12 +191,22 @@ def _findings(session: Session, booking_ids: list[int]) -> dict[int, tuple[Findi
     return {booking_id: tuple(items) for booking_id, items in found.items()}
 
 
-def _opt_outs(session: Session, rt: Runtime, customers: Iterable[CustomerRow]) -> set[tuple[str, str]]:
-    hashes = sorted({h for c in customers for h in opt_out_hashes(c, rt.settings.secret)})
+def _opted_out(
+    session: Session, rt: Runtime, customers: dict[int, CustomerRow]
+) -> dict[int, dict[str, bool]]:
+    """Each customer's opt-outs: one query for all their keyed address hashes."""
+    wanted = {c.id: opt_out_hashes(c, rt.settings.secret) for c in customers.values()}
+    hashes = sorted({h for hashes in wanted.values() for h in hashes})
     if not hashes:
-        return set()
+        return {}
     query = select(OptOutRow.business_id, OptOutRow.address_hash).where(OptOutRow.address_hash.in_(hashes))
-    return {(business, h) for business, h in session.execute(query)}
+    stored = {(business, h) for business, h in session.execute(query)}
+    return {
+        customer_id: opted_out_of(
+            hashes, [h for h in hashes if (customers[customer_id].business_id, h) in stored]
+        )
+        for customer_id, hashes in wanted.items()
+    }
 
 
 def _purchases(session: Session, customer_ids: list[int]) -> dict[int, datetime | None]:

@@ -177,18 +177,19 @@ class Recorder:
 
     def _log_sent(self, sent: list[Prepared], done: set[int], stats: PassStats) -> None:
         """The sends now on record; one whose claim was lost meanwhile is left to its new owner."""
+        stats.sent += len(done)
+        logged = log.isEnabledFor(logging.INFO)  # a line's fields are worth building only then
         for item in sent:
             row = item.row
             if row.id not in done:
                 self._lost(item, f"message {row.id} is no longer claimed by {self.worker} in sending")
-                continue
-            log.info(
-                "send sent",
-                extra=fields(
-                    action="sent", booking=item.ref, message=row.id, channel=row.channel, step=row.step
-                ),
-            )
-        stats.sent += len(done)
+            elif logged:
+                log.info(
+                    "send sent",
+                    extra=fields(
+                        action="sent", booking=item.ref, message=row.id, channel=row.channel, step=row.step
+                    ),
+                )
 
     # --- failed sends --------------------------------------------------------------
 

@@ -112,6 +112,29 @@ def test_each_sender_has_its_own_bucket() -> None:
     assert channel.name == "sms"
 
 
+def test_the_backlog_is_the_wait_promised_to_callers_already_queued() -> None:
+    time = FakeTime()
+    limiter = RateLimiter(2.0, time.clock, time.record_only)
+    assert limiter.backlog() == 0.0
+    for _ in range(5):  # the first takes the one token; four wait 0.5 s, 1 s, 1.5 s and 2 s
+        limiter.acquire()
+    assert limiter.backlog() == pytest.approx(2.0)
+    time.now += 1.5
+    assert limiter.backlog() == pytest.approx(0.5)
+
+
+def test_a_rate_limited_channel_takes_what_its_busiest_sender_can_send_in_time() -> None:
+    time = FakeTime()
+    channel = RateLimitedChannel(MemoryChannel("sms"), 2.0, clock=time.clock, sleep=time.record_only)
+    assert channel.capacity(150.0) == 300  # no sender has waited yet
+    for _ in range(21):
+        channel.send(SMS)  # 20 behind the first: 10 s for this sender
+    channel.send(dataclasses.replace(SMS, sender="Verkstedet"))
+    assert channel.capacity(150.0) == 280
+    assert channel.capacity(5.0) == 0
+    assert MemoryChannel("email").capacity(150.0) is None  # no pace of its own
+
+
 def test_factory_wraps_the_sms_channel_when_a_rate_is_set() -> None:
     settings = Settings(sms_channel="memory", email_channel="memory", sms_rate=2.5)
     channels = build_channels(SimpleNamespace(settings=settings))  # type: ignore[arg-type]
