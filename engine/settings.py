@@ -209,8 +209,8 @@ class Settings(BaseSettings):
     max_lateness: Duration = Field(timedelta(hours=12), validation_alias="FORVENT_MAX_LATENESS")
     claim_lease: Duration = Field(timedelta(minutes=5), validation_alias="FORVENT_CLAIM_LEASE")
     max_attempts: Count = Field(6, validation_alias="FORVENT_MAX_ATTEMPTS")
-    # Sends in flight per process: 256 at a 100 ms provider is 2,560 a second at most, above what
-    # one process renders (about 1,500 a second on one core), so the provider's latency is not the limit.
+    # Sends in flight per process: 256 behind a 100 ms provider allow 2,560 a second, more than one
+    # process renders on its one core, so the provider's latency is not what limits a process.
     dispatch_concurrency: Count = Field(256, validation_alias="FORVENT_DISPATCH_CONCURRENCY")
     # Messages per second per sender; whether it is positive is the channel factory's question.
     sms_rate: Annotated[float | None, BeforeValidator(_number)] = Field(
