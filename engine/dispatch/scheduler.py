@@ -23,7 +23,7 @@ JOB_LEASE = timedelta(minutes=10)
 RETENTION_EVERY = timedelta(days=1)  # on the engine clock, once per deployment
 RETENTION_CHECK_MINUTES = 10
 # SQLite: how often the write-ahead log is copied back into the database file.
-# Connections never do it on their own (engine/store/db.py), so no request waits for it.
+# No commit does it (engine/store/db.py), so no request waits for it.
 CHECKPOINT_SECONDS = 1
 
 

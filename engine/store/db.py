@@ -115,8 +115,9 @@ class Database:
     def checkpoint(self) -> None:
         """SQLite: copy the write-ahead log into the database file, waiting for no reader or writer.
 
-        Connections never checkpoint on their own (``wal_autocheckpoint=0``): the
-        dispatcher's scheduler calls this, off any request. Elsewhere a no-op.
+        No commit checkpoints (``wal_autocheckpoint=0``): the dispatcher's scheduler
+        calls this, off any request, and so does ``dispatch --once`` at its end.
+        Elsewhere a no-op.
         """
         if not is_sqlite(self.engine):
             return
