@@ -297,9 +297,11 @@ class Renderer:
         context = _on_channel(context, "email")
         with MessageBudget() as budget:
             found = self._blocks(name, context, ("subject", "text"), budget)
-            html = self._html(name, context, budget) or ""
-        text = self._required(name, "email", found)
-        email = RenderedEmail(subject=_one_line(text["subject"]), text=_tidy(text["text"]), html=html or None)
+            text = self._required(name, "email", found)
+            subject = _one_line(text["subject"])
+            # The layout's <title> shows the subject already rendered, not a second render of it.
+            html = self._html(name, {**context, "email_subject": subject}, budget) or ""
+        email = RenderedEmail(subject=subject, text=_tidy(text["text"]), html=html or None)
         parts = (email.subject, email.text, html)
         if 4 * sum(map(len, parts)) > MAX_EMAIL_BYTES:  # else it fits: UTF-8 takes at most 4 bytes
             size = sum(len(part.encode("utf-8", "surrogatepass")) for part in parts)

@@ -67,6 +67,20 @@ class BookResult:
     changed: bool
 
 
+_HELD_LOCKS = "forvent.held_locks"
+
+
+def _held_locks(session: Session) -> dict[tuple[str, object], BookingRow]:
+    """The bookings this session's current transaction has locked; a new transaction starts empty."""
+    transaction = session.get_transaction()
+    memo = session.info.get(_HELD_LOCKS)
+    if memo is None or memo[0] is not transaction:
+        memo = (transaction, {})
+        session.info[_HELD_LOCKS] = memo
+    held: dict[tuple[str, object], BookingRow] = memo[1]
+    return held
+
+
 class BookingService:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
@@ -117,16 +131,21 @@ class BookingService:
 
         ``FOR UPDATE`` on PostgreSQL (SQLite's ``BEGIN IMMEDIATE`` already holds the
         write lock). A concurrent action on the same booking waits here, then sees
-        what the other one committed, so its checks judge the current state.
+        what the other one committed, so its checks judge the current state. Asked
+        again in the same transaction (a front door locks, then the command it
+        calls), the row already held is returned without another query.
         """
-        row = self.find(session, ref, lock=True)
+        held = _held_locks(session)
+        row = held.get(("ref", ref)) or self.find(session, ref, lock=True)
         if row is None:
             raise NotFoundError(f"unknown booking ref {ref!r}", field="ref")
+        held[("ref", ref)] = held[("id", row.id)] = row
         return row
 
     def lock_id(self, session: Session, booking_id: int) -> BookingRow:
         """``lock`` by row id (the customer's page names its booking by id)."""
-        row = session.scalar(
+        held = _held_locks(session)
+        row = held.get(("id", booking_id)) or session.scalar(
             select(BookingRow)
             .where(BookingRow.business_id == self.business_id, BookingRow.id == booking_id)
             .with_for_update()
@@ -134,6 +153,7 @@ class BookingService:
         )
         if row is None:
             raise NotFoundError("this booking no longer exists", field="booking")
+        held[("ref", row.ref)] = held[("id", row.id)] = row
         return row
 
     def get(self, session: Session, ref: str) -> BookingRow:
