@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -69,13 +70,19 @@ def _free_port() -> int:
 @pytest.fixture
 def served(tmp_path: Path, migrated: Path) -> Iterator[tuple[Deployment, str]]:
     """A deployment whose SMS sender is alphanumeric, so messages carry the page link; and its URL."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
     profile = yaml.safe_load((REPO / "business.yaml").read_text(encoding="utf-8"))
     profile["sms_sender"] = "Fjordbyen"
     business = tmp_path / "business.yaml"
     business.write_text(yaml.safe_dump(profile, allow_unicode=True), encoding="utf-8")
-    world = make_deployment(tmp_path / "deploy", migrated, public_url=url, business_file=business)
+    with serve(tmp_path / "deploy", migrated, business, _free_port()) as pair:
+        yield pair
+
+
+@contextmanager
+def serve(root: Path, migrated: Path, business: Path, port: int) -> Iterator[tuple[Deployment, str]]:
+    """A deployment of ``business`` served by uvicorn in a thread on ``port``; and its URL."""
+    url = f"http://127.0.0.1:{port}"
+    world = make_deployment(root, migrated, public_url=url, business_file=business)
     server = uvicorn.Server(uvicorn.Config(world.app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -5,8 +5,6 @@ Chromium at a phone's and a desk's width, where every chart fills its column and
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -15,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 import yaml
 from fastapi.testclient import TestClient
 
@@ -31,9 +28,8 @@ from tests.web.conftest import (
     STAFF_PASSWORD,
     Deployment,
     login,
-    make_deployment,
 )
-from tests.web.test_browser import ARGS, CHROMIUM, PHONE, _free_port, _require_browser, shot
+from tests.web.test_browser import ARGS, CHROMIUM, PHONE, _free_port, _require_browser, serve, shot
 
 # Plumber visits on Wednesdays and Thursdays, weeks 41-47: (day, window minutes from 10:00,
 # minutes after 10:00 the plumber came). Ten 30-minute windows, then two 60-minute ones.
@@ -169,22 +165,8 @@ def served_in(
     profile["default_locale"] = request.param
     business = tmp_path / "business.yaml"
     business.write_text(yaml.safe_dump(profile, allow_unicode=True), encoding="utf-8")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    world = make_deployment(tmp_path / "deploy", migrated, public_url=url, business_file=business)
-    server = uvicorn.Server(uvicorn.Config(world.app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:  # real-time: waiting for the server to listen
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)  # real-time: polling until uvicorn listens
-    try:
-        yield world, url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        world.rt.close()
+    with serve(tmp_path / "deploy", migrated, business, _free_port()) as pair:
+        yield pair
 
 
 @pytest.mark.browser
