@@ -107,6 +107,10 @@ class BookingRow(Base):
     promised_start: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     promised_end: Mapped[datetime] = mapped_column(UTCDateTime)
     told_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The ready time the customer was last told (``promise: ready`` playbooks); None = promised_end.
+    told_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The technician or team member doing the job; free text, filtered on the board.
+    assignee: Mapped[str | None] = mapped_column(String(100), index=True)
     schedule_version: Mapped[int] = mapped_column(Integer, default=1)
     facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     choices: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -187,6 +191,8 @@ class HistoryRow(Base):
     kind: Mapped[str] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Who did it: a staff name, "token:<name>", "customer:sms", "customer:page" or "system".
+    actor: Mapped[str | None] = mapped_column(String(120))
 
 
 class ApiTokenRow(Base):
@@ -200,6 +206,33 @@ class ApiTokenRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class StaffUserRow(Base):
+    """A named staff login. Only an argon2 hash of the password is kept."""
+
+    __tablename__ = "staff_users"
+    __table_args__ = (UniqueConstraint("business_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    business_id: Mapped[str] = mapped_column(String(64), ForeignKey("businesses.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AttentionRow(Base):
+    """Something a person must look at (a detractor's words, ...) until someone marks it handled."""
+
+    __tablename__ = "attention"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    business_id: Mapped[str] = mapped_column(String(64), ForeignKey("businesses.id"))
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # "detractor", ...
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    handled_by: Mapped[str | None] = mapped_column(String(120))
+
+
 class StaffSessionRow(Base):
     """A staff login. The signed cookie only names the row, so ending the row ends the session."""
 
@@ -209,6 +242,8 @@ class StaffSessionRow(Base):
     who: Mapped[str] = mapped_column(String(120))  # "staff" or "token:<name>"
     # Revoking the token ends every session it opened.
     token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"), index=True)
+    # Disabling the user or changing their password ends every session they opened.
+    staff_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
     # HMAC of the staff password it was opened with: changing the password ends those sessions.
     password_mark: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
