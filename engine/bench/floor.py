@@ -64,7 +64,7 @@ class Composer:
         )
         context = build_context(
             booking=booking,
-            title=playbook.title,
+            title=playbook.title_in(booking.locale),
             business=self.business,
             links=links,
             step_id=step_id,
@@ -91,7 +91,7 @@ class Composer:
                     start=booking.start,
                     end=booking.end,
                     timezone=booking.timezone,
-                    summary=text.summary if text else playbook.title,
+                    summary=text.summary if text else playbook.title_in(locale),
                     description=text.description if text else "",
                     location=booking.location,
                     url=page,

@@ -282,7 +282,7 @@ class Planner:
             return None
         context = build_context(
             booking=booking,
-            title=self.playbook.title,
+            title=self.playbook.title_in(booking.locale),
             business=self.business,
             links=Links.placeholder(self.business),
             step_id=step.id,

@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from engine.core import safe_yaml, timing
+from engine.core.localised import LocalisedText
 from engine.exceptions import NotFoundError, PlaybookError, UserInputError
 
 EVENTS = frozenset(
@@ -98,7 +99,10 @@ class FactSpec(_Model):
 class OptionSpec(_Model):
     id: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
     choices: list[str] = Field(min_length=2)
-    label: str | None = None
+    label: LocalisedText | None = Field(
+        default=None,
+        description="Shown on the customer's page: text, a key of the page's words, or one per locale.",
+    )
 
 
 class InviteSpec(_Model):
@@ -186,7 +190,7 @@ class Playbook(_Model):
     """A customer journey: its defaults, the facts a booking carries, and its steps."""
 
     playbook: str = Field(pattern=PLAYBOOK_ID.pattern, description="Id; the file stem.")
-    title: str
+    title: LocalisedText = Field(description="Its name, one for every locale or one per locale.")
     default_locale: str = "nb"
     locales: list[str] | None = None
     timezone: str | None = None
@@ -237,6 +241,19 @@ class Playbook(_Model):
     @property
     def all_locales(self) -> list[str]:
         return self.locales or [self.default_locale]
+
+    def title_in(self, locale: str) -> str:
+        return self.text_in(self.title, locale)
+
+    def text_in(self, text: LocalisedText, locale: str) -> str:
+        return text.pick(locale, self.default_locale)
+
+    def texts(self) -> Iterator[tuple[tuple[str | int, ...], LocalisedText]]:
+        """Every translatable text with where it is written (for lint's line numbers)."""
+        yield ("title",), self.title
+        for index, option in enumerate(self.options):
+            if option.label is not None:
+                yield ("options", index, "label"), option.label
 
     @property
     def duration(self) -> timing.Duration:

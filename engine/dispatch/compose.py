@@ -43,7 +43,7 @@ class Composer:
         """
         context = build_context(
             booking=draft.booking,
-            title=draft.playbook.title,
+            title=draft.playbook.title_in(draft.booking.locale),
             business=self.rt.business,
             links=self.links(draft.booking, now),
             step_id=row.step,
@@ -156,7 +156,7 @@ class Composer:
                 start=booking.start,
                 end=booking.end,
                 timezone=booking.timezone,
-                summary=ics.summary if ics else f"{playbook.title} - {business.name}",
+                summary=ics.summary if ics else f"{playbook.title_in(booking.locale)} - {business.name}",
                 description=ics.description if ics else "",
                 # A visit happens at the customer's; a drop-off (promise: ready) at the business.
                 location=booking.location or (business.address if playbook.promise == "ready" else None),

@@ -62,6 +62,13 @@ class Linter:
             report.errors.extend(exc.problems)
             return report
         playbook = loaded.playbook
+        # As with templates: a listed locale needs its own text, else its customers read another language.
+        for where, text in playbook.texts():
+            if missing := text.missing(playbook.all_locales):
+                report.errors.append(
+                    f"{path}:{loaded.line_of(*where)}: {'.'.join(map(str, where))}: no text for "
+                    f"{', '.join(missing)} (the playbook's locales: {', '.join(playbook.all_locales)})"
+                )
         for index, step in enumerate(playbook.steps):
             line = loaded.line_of("steps", index)
             for expression, _ in step.condition_sources:
@@ -97,7 +104,7 @@ class Linter:
         booking = sample_booking(playbook, self.business, playbook.default_locale)
         context = build_context(
             booking=booking,
-            title=playbook.title,
+            title=playbook.title_in(booking.locale),
             business=self.business,
             links=Links.placeholder(self.business),
             step_id=step.id,
@@ -160,7 +167,7 @@ class Linter:
                     continue
                 context = build_context(
                     booking=booking,
-                    title=playbook.title,
+                    title=playbook.title_in(locale),
                     business=self.business,
                     links=Links.placeholder(self.business),
                     step_id=step.id,

@@ -31,6 +31,7 @@ from engine.services.importer import CSV_NAMES, JSON_NAMES, ImportRow, RowError,
 from engine.store.serialise import booking_json, history_json
 from engine.store.tables import BookingRow, FindingRow
 from engine.store.tokens import verify_token
+from engine.web import i18n
 from engine.web import models as m
 from engine.web.calendar import current_invite, method_for
 from engine.web.errors import ApiError, validation_error
@@ -89,10 +90,12 @@ def _booking_input(body: m.BookingFields, playbook: str) -> BookingInput:
     )
 
 
-def playbook_out(pb: Playbook) -> dict[str, Any]:
+def playbook_out(pb: Playbook, locale: str) -> dict[str, Any]:
+    """``title`` and ``label`` in ``locale`` (the business's), ``titles`` and ``labels`` per listed locale."""
     return {
         "id": pb.playbook,
-        "title": pb.title,
+        "title": pb.title_in(locale),
+        "titles": {loc: pb.title_in(loc) for loc in pb.all_locales},
         "default_locale": pb.default_locale,
         "locales": pb.all_locales,
         "timezone": pb.timezone,
@@ -100,7 +103,15 @@ def playbook_out(pb: Playbook) -> dict[str, Any]:
         "default_duration": pb.default_duration,
         "channels": list(pb.channels),
         "facts": {k: {"type": f.type, "required": f.required} for k, f in pb.facts.items()},
-        "options": [{"id": o.id, "choices": o.choices, "label": o.label} for o in pb.options],
+        "options": [
+            {
+                "id": o.id,
+                "choices": o.choices,
+                "label": i18n.option_label(pb, o, locale),
+                "labels": {loc: i18n.option_label(pb, o, loc) for loc in pb.all_locales},
+            }
+            for o in pb.options
+        ],
         "steps": [
             {
                 "id": s.id,
@@ -229,7 +240,8 @@ class Api:
             return None
 
     def playbooks(self) -> list[dict[str, Any]]:
-        return [playbook_out(pb) for pid in self.rt.playbooks.ids() if (pb := self._playbook(pid))]
+        locale = self.rt.business.default_locale
+        return [playbook_out(pb, locale) for pid in self.rt.playbooks.ids() if (pb := self._playbook(pid))]
 
 
 def _query_names(dependant: Any) -> set[str]:

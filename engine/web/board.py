@@ -145,7 +145,7 @@ def _card(runtime: Runtime, row: BookingRow, customer: CustomerRow | None, pendi
 
 def _title(runtime: Runtime, playbook_id: str) -> str:
     try:
-        return runtime.playbooks.get(playbook_id).title
+        return runtime.playbooks.get(playbook_id).title_in(runtime.business.default_locale)
     except ForventError:  # a playbook edited into an invalid state must not take the board down
         return playbook_id
 

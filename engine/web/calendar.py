@@ -47,7 +47,7 @@ def current_invite(runtime: Runtime, session: Session, row: BookingRow, method: 
     links = links_for(runtime, row.id, now)
     context = build_context(
         booking=booking,
-        title=playbook.title,
+        title=playbook.title_in(booking.locale),
         business=business,
         links=links,
         step_id=step.id if step else "invite_update",
@@ -69,7 +69,7 @@ def current_invite(runtime: Runtime, session: Session, row: BookingRow, method: 
             start=booking.start,
             end=booking.end,
             timezone=booking.timezone,
-            summary=ics.summary if ics else f"{playbook.title} - {business.name}",
+            summary=ics.summary if ics else f"{playbook.title_in(booking.locale)} - {business.name}",
             description=ics.description if ics else "",
             location=booking.location or business.address,
             url=links.page,

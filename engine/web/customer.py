@@ -75,7 +75,7 @@ class CustomerPage:
             "locale": locale,
             "words": i18n.words(locale),
             "name": _first_name(customer),
-            "title": playbook.title,
+            "title": playbook.title_in(locale),
             "summary": summary(row),
             "day": i18n.day(start, locale),
             "promised_day": i18n.day(promised_start, locale),
@@ -116,7 +116,7 @@ class CustomerPage:
         return [
             {
                 "id": o.id,
-                "label": i18n.option_label(o.label, o.id, locale),
+                "label": i18n.option_label(playbook, o, locale),
                 "choices": [(c, i18n.choice_label(c, locale)) for c in o.choices],
                 "current": chosen.get(o.id),
             }

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
+from engine.core.playbooks import OptionSpec, Playbook
 from engine.messages import formatting
 
 LOCALES = ("nb", "da", "en")
@@ -207,9 +208,15 @@ def money(amount: str | Decimal | None, currency: str, locale: str) -> str:
     return "" if amount is None else formatting.money(amount, currency, locale)
 
 
-def option_label(label: str | None, option_id: str, locale: str) -> str:
-    key = label or f"option_{option_id}"
-    return words(locale).get(key, label or option_id.replace("_", " ").capitalize())
+def option_label(playbook: Playbook, option: OptionSpec, locale: str) -> str:
+    """The playbook's own text for ``locale``; a plain label (or none) may name a key of the words,
+    as ``label: option_cleanup`` did before labels could be written per locale."""
+    label = option.label
+    if label is not None and not label.is_plain:
+        return playbook.text_in(label, locale)
+    key = label.plain if label is not None and label.plain else f"option_{option.id}"
+    plain = label.plain if label is not None and label.plain else option.id.replace("_", " ").capitalize()
+    return words(locale).get(key, plain)
 
 
 def choice_label(choice: str, locale: str) -> str:

@@ -296,7 +296,8 @@ class StepOut(BaseModel):
 class OptionOut(BaseModel):
     id: str
     choices: list[str]
-    label: str | None
+    label: str = Field(description="In the business's default locale.")
+    labels: dict[str, str] = Field(description="Per locale the playbook lists.")
 
 
 class FactOut(BaseModel):
@@ -306,7 +307,8 @@ class FactOut(BaseModel):
 
 class PlaybookOut(BaseModel):
     id: str
-    title: str
+    title: str = Field(description="In the business's default locale.")
+    titles: dict[str, str] = Field(description="Per locale the playbook lists.")
     default_locale: str
     locales: list[str]
     timezone: str | None

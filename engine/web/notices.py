@@ -128,7 +128,7 @@ def _render(
     playbook = runtime.playbooks.get(booking.playbook)
     context = build_context(
         booking=booking,
-        title=playbook.title,
+        title=playbook.title_in(booking.locale),
         business=runtime.business,
         links=links_for(runtime, int(booking.id), now),
         step_id=step_id,

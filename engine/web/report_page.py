@@ -72,7 +72,7 @@ def report_context(rt: Runtime, db: Session) -> dict[str, Any]:
         step_ids={pid: [step.id for step in pb.steps] for pid, pb in playbooks.items()},
         locale=business.default_locale,
     )
-    titles = {pid: pb.title for pid, pb in playbooks.items()}
+    titles = {pid: pb.title_in(business.default_locale) for pid, pb in playbooks.items()}
     return {
         "weeks": weeks,
         "charts": CHARTS,
