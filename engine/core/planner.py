@@ -28,11 +28,11 @@ from engine.core.values import (
 )
 
 #: Steps the engine runs itself when a playbook has none for the event (SPEC "Cancel").
+#: Not urgent: quiet hours hold them like any non-urgent event step (``retime``); a
+#: playbook that wants a notice to ignore them writes its own step with ``urgent: true``.
 BUILTIN_STEPS = {
-    "booking.cancelled": StepSpec(
-        id="cancelled", when="booking.cancelled", template="cancelled", urgent=True
-    ),
-    "booking.delayed": StepSpec(id="moved", when="booking.delayed", template="moved", urgent=True),
+    "booking.cancelled": StepSpec(id="cancelled", when="booking.cancelled", template="cancelled"),
+    "booking.delayed": StepSpec(id="moved", when="booking.delayed", template="moved"),
     "booking.rescheduled": StepSpec(id="moved", when="booking.rescheduled", template="moved"),
 }
 #: Events after which a calendar that ever got an invite must be updated.
@@ -134,19 +134,38 @@ class Planner:
         if invite_sent and event.name in INVITE_EVENTS and booking.customer.email:
             sends_email = any(m.channel == "email" and m.status == MessageStatus.PLANNED for m in out)
             if not sends_email and not booking.customer.email_opted_out:
+                due, urgent = self.invite_timing(out, about=about, now=now, tz=timing.zone(booking.timezone))
                 out.append(
                     PlannedMessage(
                         key=f"invite_update:email:{slot}",
                         step="invite_update",
                         channel="email",
                         status=MessageStatus.PLANNED,
-                        due_at=now,
+                        due_at=due,
                         event_id=event.id,
-                        urgent=True,
+                        urgent=urgent,
+                        about=about,
                         template="invite_update",
                     )
                 )
         return out
+
+    def invite_timing(
+        self, notices: list[PlannedMessage], *, about: datetime | None, now: datetime, tz: ZoneInfo
+    ) -> tuple[datetime, bool]:
+        """When an updated invite goes on its own, and whether it is urgent: with its notice.
+
+        Never before the event's last notice, and as urgent as they are, so the send-time
+        checks hold or release both alike; with no notice planned (none in the playbook,
+        or none reaches the customer) it is a non-urgent event step of its own.
+        """
+        going = [m for m in notices if m.status == MessageStatus.PLANNED and m.due_at is not None]
+        if going:
+            last = max(going, key=lambda m: m.due_at or now)
+            assert last.due_at is not None
+            return last.due_at, all(m.urgent for m in going)
+        decision = self.retime(now, urgent=False, about=about, now=now, timed=False, tz=tz)
+        return decision.due or now, False
 
     # --- shared ------------------------------------------------------------------
 
@@ -231,20 +250,26 @@ class Planner:
             if step.on_closed_day == "skip":
                 return _Decision(due=None, reason="closed_day")
             due = timing.next_open_day(due, tz, self.business.open_weekdays, self.closed_dates)
-        return self.retime(due, step=step, about=message.about, now=now, timed=timed, tz=tz)
+        return self.retime(due, urgent=step.urgent, about=message.about, now=now, timed=timed, tz=tz)
 
     def retime(
         self,
         due: datetime,
         *,
-        step: StepSpec,
+        urgent: bool,
         about: datetime | None,
         now: datetime,
         timed: bool,
         tz: ZoneInfo,
     ) -> _Decision:
-        """Apply quiet hours to a non-urgent message; also used again at send time."""
-        if step.urgent:
+        """The one quiet-hours rule, at planning and again at send time (SPEC "Quiet hours").
+
+        Urgent: ``due`` as it is. Otherwise a time inside quiet hours moves to their
+        end, or to their start when the end is at or after ``about`` (the moment still
+        ahead the message is about); if that start has passed, a timed step is
+        ``too_late`` and an event step (a notice, an invite update) goes at once.
+        """
+        if urgent:
             return _Decision(due=due, reason=None)
         decision = timing.apply_quiet_hours(due, quiet=self.quiet, tz=tz, about=about, now=now)
         if decision.due is not None:

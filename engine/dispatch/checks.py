@@ -99,7 +99,7 @@ def _retimed(planner: Planner, row: MessageRow, draft: Draft, now: datetime) -> 
     """Quiet hours and closed days, decided on the send time as the planner decides them."""
     decision = planner.retime(
         now,
-        step=draft.step,
+        urgent=draft.step.urgent,
         about=row.about_at,
         now=now,
         timed=row.event_id is None,

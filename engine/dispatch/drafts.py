@@ -76,8 +76,10 @@ def step_of(playbook: Playbook, row: MessageRow) -> StepSpec:
     for builtin in BUILTIN_STEPS.values():
         if builtin.id == row.step:
             return builtin
-    # invite_update, reply_<class>: answers the engine sends at once
-    return StepSpec(id=row.step, when="customer.replied", template=row.template or row.step, urgent=True)
+    # invite_update (as urgent as its notice), reply_<class> (urgent: an answer goes at once)
+    return StepSpec(
+        id=row.step, when="customer.replied", template=row.template or row.step, urgent=row.urgent
+    )
 
 
 def event_of(session: Session, row: MessageRow) -> Event | None:

@@ -67,7 +67,7 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[tuple[Path, 
 
         world.book(ref="W-1", playbook=playbook)
         dispatch(datetime(2026, 11, 26, 10, 0, tzinfo=OSLO))
-        world.at(2026, 11, 26, 7, 0)
+        world.at(2026, 11, 26, 8, 0)  # after quiet hours: the reschedule's and cancel's invites go at once
         world.service.delay("W-1", minutes=40, reason="sykdom")
         dispatch(datetime(2026, 11, 26, 10, 40, tzinfo=OSLO))
         world.service.reschedule("W-1", start="2027-06-15T09:30", end="2027-06-15T11:00")
