@@ -34,9 +34,12 @@ BUILTIN_STEPS = {
     "booking.cancelled": StepSpec(id="cancelled", when="booking.cancelled", template="cancelled"),
     "booking.delayed": StepSpec(id="moved", when="booking.delayed", template="moved"),
     "booking.rescheduled": StepSpec(id="moved", when="booking.rescheduled", template="moved"),
+    "job.ready_delayed": StepSpec(id="ready_delayed", when="job.ready_delayed", template="ready_delayed"),
 }
 #: Events after which a calendar that ever got an invite must be updated.
-INVITE_EVENTS = frozenset({"booking.delayed", "booking.rescheduled", "booking.cancelled", "booking.no_show"})
+INVITE_EVENTS = frozenset(
+    {"booking.delayed", "job.ready_delayed", "booking.rescheduled", "booking.cancelled", "booking.no_show"}
+)
 MARKETING_MONTHS = 24
 
 

@@ -79,17 +79,39 @@ def make_scheduler(dispatcher: Dispatcher) -> BackgroundScheduler:
     return scheduler
 
 
-def _locked(runtime: Runtime, name: str, holder: str, job: Callable[[Runtime], int]) -> None:
+def run_due_jobs(runtime: Runtime, holder: str) -> dict[str, int | None]:
+    """``dispatch --once``: every periodic job due on the engine clock, under the scheduler's locks.
+
+    The watch takes its lease as the scheduler's tick does and gives it back, as
+    this process is about to exit; a lease another live process holds means that
+    process watches. Retention takes its daily turn. Each job's count, or None
+    when it was not this process's turn.
+    """
+    return {
+        "watch": _locked(runtime, "watch", holder, jobs.watch, release=True),
+        "retention": _daily(runtime, "retention", holder, jobs.retention),
+    }
+
+
+def _locked(
+    runtime: Runtime, name: str, holder: str, job: Callable[[Runtime], int], *, release: bool = False
+) -> int | None:
     try:
-        if locks.acquire(
+        if not locks.acquire(
             runtime.database, name, holder, JOB_LEASE, business_id=runtime.business.id, now=runtime.now()
         ):
-            job(runtime)
+            return None
+        try:
+            return job(runtime)
+        finally:
+            if release:
+                locks.release(runtime.database, name, holder)
     except Exception:
         log.exception("periodic job %s failed", name)
+        return None
 
 
-def _daily(runtime: Runtime, name: str, holder: str, job: Callable[[Runtime], int]) -> None:
+def _daily(runtime: Runtime, name: str, holder: str, job: Callable[[Runtime], int]) -> int | None:
     try:
         if locks.due(
             runtime.database,
@@ -99,9 +121,10 @@ def _daily(runtime: Runtime, name: str, holder: str, job: Callable[[Runtime], in
             business_id=runtime.business.id,
             now=runtime.now(),
         ):
-            job(runtime)
+            return job(runtime)
     except Exception:
         log.exception("periodic job %s failed", name)
+    return None
 
 
 def _safe_pass(dispatcher: Dispatcher) -> None:

@@ -6,6 +6,7 @@ However many processes run the scheduler, one of them runs each job:
   job for another after ``lease``; the holder renews its own lease.
 - ``due`` keeps the row's ``until`` as the next run's time instead, so
   restarts and several processes still run a daily job once a day.
+- ``release`` frees a lease its holder no longer needs.
 
 Each call is a transaction of its own: a turn taken is visible to the other
 processes at once.
@@ -37,6 +38,14 @@ def due(
     """Take the job's turn if its last run was ``every`` ago or more; True when ``holder`` runs it."""
     turn = LockRow.until.is_(None) | (LockRow.until <= now)
     return _take(database, name, holder, until=now + every, business_id=business_id, when=turn)
+
+
+def release(database: Database, name: str, holder: str) -> None:
+    """Give the job's lease back: a process that ran it once (``dispatch --once``) frees it at once."""
+    with database.session() as session:
+        session.execute(
+            update(LockRow).where(LockRow.name == name, LockRow.holder == holder).values(until=None)
+        )
 
 
 def _take(

@@ -29,7 +29,7 @@ def _event_data(index: int, event: PreviewEventIn) -> dict[str, str]:
     data = {
         k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in event.data.items() if v is not None
     }
-    if event.name == "booking.delayed":
+    if event.name in ("booking.delayed", "job.ready_delayed"):
         if ("minutes" in data) == ("until" in data):
             raise UserInputError(f"{where}: a delay needs exactly one of minutes and until", field=where)
         minutes = data.get("minutes")

@@ -1,0 +1,142 @@
+"""``delay-ready``: a job already under way will be ready later than promised.
+
+For a ``promise: ready`` playbook the window promises when the work is done
+(``promised_end``), and staff learn it will slip while the job is in hand,
+after ``delay`` is refused (SPEC: a delay is refused once started). This
+moves the expected ready time (``end_at``) instead; ``promised_end`` never
+changes, as ``promised_start`` does not on a delay. It mirrors the delay's
+rules: ``job.ready_delayed`` plans the playbook's step for it (else the
+built-in ``ready_delayed`` notice), pending steps anchored on ``end`` move in
+place, the invite follows (``INVITE_EVENTS``), and a change smaller than
+``min_delay_notice`` from the ready time last told (``told_end``) updates
+silently until the untold change reaches it.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.core import timing
+from engine.core.values import BookingStatus
+from engine.exceptions import ConflictError, UserInputError
+from engine.runtime import Runtime
+from engine.services import booking_input
+from engine.services.bookings import SUPERSEDE_WINDOW, BookingService
+from engine.store import history, outbox
+from engine.store.tables import BookingRow, MessageRow
+
+EVENT = "job.ready_delayed"
+#: The job is not ready yet: its ready time can still move.
+OPEN = frozenset({BookingStatus.BOOKED, BookingStatus.CONFIRMED, BookingStatus.STARTED})
+SILENT = "ready time updated without a message: below min_delay_notice"
+
+
+class ReadyDelays:
+    """``delay_ready``: one transaction on the locked booking, like every action."""
+
+    def __init__(self, runtime: Runtime, bookings: BookingService | None = None) -> None:
+        self.rt = runtime
+        self.bookings = bookings or BookingService(runtime)
+
+    def delay_ready(
+        self,
+        ref: str,
+        *,
+        minutes: int | None = None,
+        until: str | datetime | None = None,
+        reason: str | None = None,
+        at: str | datetime | None = None,
+        session: Session | None = None,
+    ) -> BookingRow:
+        now = self.rt.now()
+        _check_amount(minutes, until)
+        reason = booking_input.text(reason, "reason", 500)
+        with self.bookings.transaction(session) as tx:
+            row = self.bookings.lock(tx, ref)
+            self.check(row)
+            new_end = self._new_end(row, minutes, until)
+            tz = timing.zone(row.timezone)
+            shift = new_end - row.end_at
+            row.end_at = new_end
+            row.invite_sequence += 1
+            row.updated_at = now
+            told = row.told_end or row.promised_end
+            notify = new_end - told >= self.rt.playbooks.get(row.playbook).min_delay
+            if notify:
+                row.told_end = new_end
+                self._supersede_recent_notice(tx, row, now)
+            data = {
+                "minutes": int(shift.total_seconds() // 60),
+                "until": timing.local_iso(new_end, tz),
+                "reason": reason,
+            }
+            when = booking_input.event_time(at, tz, now)
+            self.bookings.apply_event(tx, row, EVENT, data, at=when, now=now, notify=notify)
+            if not notify:
+                history.add(tx, row, "staff", SILENT, at=now)
+            return row
+
+    def check(self, row: BookingRow) -> None:
+        """Refuse (409) a booking whose ready time cannot move: no ready promise, or not open."""
+        promise = self.rt.playbooks.get(row.playbook).promise
+        if promise != "ready":
+            raise ConflictError(
+                f"cannot delay the ready time of booking {row.ref}: its playbook {row.playbook} promises "
+                f"{promise}, not a ready time; use delay",
+                field="ref",
+            )
+        if BookingStatus(row.status) not in OPEN:
+            raise ConflictError(
+                f"cannot delay the ready time of booking {row.ref}: it is {row.status}", field="ref"
+            )
+
+    def _new_end(self, row: BookingRow, minutes: int | None, until: str | datetime | None) -> datetime:
+        if minutes is not None:
+            return row.end_at + timedelta(minutes=minutes)
+        assert until is not None
+        new_end = booking_input.instant(until, timing.zone(row.timezone), "until")
+        self.check_later(row, new_end)
+        return new_end
+
+    @staticmethod
+    def check_later(row: BookingRow, new_end: datetime) -> None:
+        """Refuse (409) a ready time not later than the one expected now."""
+        if new_end <= row.end_at:
+            tz = timing.zone(row.timezone)
+            raise ConflictError(
+                f"until: {timing.local_iso(new_end, tz)} is not later than the expected ready time "
+                f"{timing.local_iso(row.end_at, tz)}",
+                field="until",
+            )
+
+    def _supersede_recent_notice(self, session: Session, row: BookingRow, now: datetime) -> None:
+        """A second change within minutes replaces a notice not sent yet, as a delay's does."""
+        steps = [s.id for s in self.rt.planner(row.playbook).steps_for(EVENT)] + ["invite_update"]
+        recent = session.scalars(
+            select(MessageRow)
+            .where(
+                MessageRow.booking_id == row.id,
+                MessageRow.step.in_(steps),
+                MessageRow.status == "planned",
+                MessageRow.created_at >= now - SUPERSEDE_WINDOW,
+            )
+            .order_by(MessageRow.id)
+            .with_for_update()
+        )
+        for message in recent:
+            # Claimed meanwhile: it is on its way, and the new notice follows it.
+            with suppress(outbox.TransitionError):
+                outbox.transition(
+                    session, message, outbox.S.CANCELLED, now=now, reason="superseded", ready_at=None
+                )
+
+
+def _check_amount(minutes: int | None, until: str | datetime | None) -> None:
+    if (minutes is None) == (until is None):
+        raise UserInputError("delay-ready: give exactly one of --minutes and --until", field="minutes")
+    if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 1):
+        raise UserInputError("minutes: must be a whole number of at least 1", field="minutes")
