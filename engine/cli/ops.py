@@ -45,7 +45,8 @@ def import_command(state: State, file: str, playbook: str) -> None:
     \b
     Columns (a header row names them; only ref is required as a column):
       ref, customer_name, customer_phone, customer_email, customer_locale,
-      customer_marketing_ok, start, end, timezone, location, playbook, fact_<name>
+      customer_marketing_ok, start, end, timezone, location, playbook, assignee,
+      fact_<name>
     An empty cell means "not given" (an update keeps the stored value). Times
     without an offset are wall-clock in the booking's zone; past starts are
     accepted. Good rows are imported, bad rows reported as FILE:LINE: field:
@@ -139,6 +140,7 @@ def _print_report(data: dict[str, Any]) -> None:
             cells = [_by_reason(row, n) if n in ("failed", "skipped") else str(row[n]) for n in STEP_COLUMNS]
             steps.add_row(row["step"], *cells)
         console.print(steps)
+    _print_assignees(data)
     for playbook, calibration in data["calibration"].items():
         console.print(f"{playbook}: {calibration['sentence']}", highlight=False, markup=False, soft_wrap=True)
         for window in calibration["windows"]:
@@ -147,6 +149,38 @@ def _print_report(data: dict[str, Any]) -> None:
             count = window["bookings"]
             line = f"  {width(window['minutes'], 'en')} windows: {count} booking{'s' * (count != 1)}, {kept}"
             console.print(line, highlight=False)
+
+
+ASSIGNEE_METRICS = (
+    "bookings",
+    "kept_rate",
+    "late",
+    "lateness_minutes_median",
+    "late_announced_in_time_rate",
+    "notice_lead_minutes_median",
+    "unannounced_late",
+)
+
+
+def _print_assignees(data: dict[str, Any]) -> None:
+    """Lateness and notice lead per assignee, and their calibration sentences."""
+    from rich.table import Table
+
+    assignees = data.get("assignees") or {}
+    if not assignees:
+        return
+    table = Table(title="per assignee")
+    table.add_column("metric")
+    for name in assignees:
+        table.add_column(name)
+    for metric in ASSIGNEE_METRICS:
+        values = [assignees[name][metric] for name in assignees]
+        table.add_row(metric, *("-" if v is None else str(v) for v in values))
+    console.print(table)
+    for name, per_playbook in (data.get("assignee_calibration") or {}).items():
+        for playbook, calibration in per_playbook.items():
+            line = f"{name}, {playbook}: {calibration['sentence']}"
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 @click.command("report")

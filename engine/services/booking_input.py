@@ -42,6 +42,7 @@ class BookingInput:
     location: str | None = None
     facts: Mapping[str, Any] = field(default_factory=dict)
     marketing_ok: bool | None = None
+    assignee: str | None = None  # None: not given; "": clear it
 
 
 def text(value: str | None, field_name: str, limit: int = MAX_TEXT) -> str | None:
@@ -52,6 +53,14 @@ def text(value: str | None, field_name: str, limit: int = MAX_TEXT) -> str | Non
     if len(value) > limit:
         raise UserInputError(f"{field_name}: longer than {limit} characters", field=field_name)
     return value or None
+
+
+def assignee(value: str | None) -> str | None:
+    """Who does the job, as the board shows and filters it; blank is nobody."""
+    name = text(value, "assignee", 100)
+    if name is not None and any(not c.isprintable() for c in name):
+        raise UserInputError("assignee: must be printable text on one line", field="assignee")
+    return name
 
 
 def check_ref(ref: str) -> str:

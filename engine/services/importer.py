@@ -4,7 +4,7 @@ CSV columns are the API body with ``customer.*`` flattened and facts
 prefixed with ``fact_``::
 
     ref,customer_name,customer_phone,customer_email,customer_locale,customer_marketing_ok,
-    start,end,timezone,location,playbook,fact_<name>...
+    start,end,timezone,location,playbook,assignee,fact_<name>...
 
 Only ``ref`` is required as a column; ``customer_name`` and ``start`` are
 required to create a booking. An empty cell means "not given" (on update the
@@ -44,6 +44,7 @@ BASE_COLUMNS = (
     "end",
     "timezone",
     "location",
+    "assignee",
 )
 FACT_PREFIX = "fact_"
 
@@ -128,6 +129,7 @@ def row_to_input(cells: Mapping[str, str | None], default_playbook: str) -> Book
         timezone=get.get("timezone"),
         location=get.get("location"),
         facts=facts,
+        assignee=get.get("assignee"),
     )
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.exceptions import ConfigurationError, ConflictError
+from engine.store import actors
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -88,10 +89,14 @@ class Database:
         )
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """One transaction. A lost race the database detects is a ``ConflictError`` (409, exit 1)."""
+    def session(self, *, actor: str | None = None) -> Iterator[Session]:
+        """One transaction. A lost race the database detects is a ``ConflictError`` (409, exit 1).
+
+        ``actor`` names who its history lines are written as (``engine.store.actors``).
+        """
         try:
             with self._sessions() as session, session.begin():
+                actors.bind(session, actor)
                 yield session
         except OperationalError as exc:
             if not is_lost_race(exc):

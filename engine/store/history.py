@@ -5,6 +5,8 @@ from the row), and ``add_at_once`` the same line written at once with its id
 returned (an event's id is its line's); ``record`` is the general form, for a
 line that belongs to no booking (an unmatched SMS, an erasure) or that names a
 message.
+
+Every line carries its transaction's actor (``engine.store.actors``): who did it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any, cast
 from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
+from engine.store import actors
 from engine.store.tables import BookingRow, HistoryRow
 
 _INSERT = insert(cast(Table, HistoryRow.__table__))  # built once: see add_at_once
@@ -40,6 +43,7 @@ def record(
         kind=kind,
         detail=detail,
         data=dict(data or {}),
+        actor=actors.of(session),
     )
     session.add(row)
     return row
@@ -89,6 +93,7 @@ def add_at_once(
         "kind": kind,
         "detail": detail,
         "data": dict(data or {}),
+        "actor": actors.of(session),
     }
     key = session.connection().execute(_INSERT, values).inserted_primary_key
     assert key is not None

@@ -53,7 +53,8 @@ class Geometry:
 
 
 def report_context(rt: Runtime, db: Session) -> dict[str, Any]:
-    """The page's context: ``weeks`` (with ``label``), ``charts``, ``steps``, ``calibration``."""
+    """The page's context: ``weeks`` (with ``label``), ``charts``, ``steps``, ``calibration``,
+    ``assignees`` (the metrics of each one's bookings) and ``assignee_calibration``."""
     business = rt.business
     playbooks = {pid: rt.playbooks.get(pid) for pid in rt.playbooks.ids()}
     promises = {pid: pb.promise for pid, pb in playbooks.items()}
@@ -79,5 +80,7 @@ def report_context(rt: Runtime, db: Session) -> dict[str, Any]:
         "geometry": Geometry(),
         "steps": period["steps"],
         "calibration": period["calibration"],
+        "assignees": period["assignees"],
+        "assignee_calibration": period["assignee_calibration"],
         "titles": titles,
     }
