@@ -23,6 +23,16 @@ class Links:
     review: str | None
     unsubscribe: str
 
+    @property
+    def reschedule(self) -> str:
+        """The page's free times, where the customer moves the booking in one tap."""
+        return f"{self.page}#time"
+
+    @property
+    def book_next(self) -> str:
+        """The free times of the same playbook, where the customer books the next visit."""
+        return f"{self.page}/next"
+
     @classmethod
     def placeholder(cls, business: BusinessProfile) -> Links:
         """Links for planning and linting, before anything is signed."""
@@ -119,6 +129,8 @@ def build_context(
             "invite": links.invite,
             "review": links.review,
             "unsubscribe": links.unsubscribe,
+            "reschedule": links.reschedule,
+            "book_next": links.book_next,
         },
         "step": {"id": step_id, "channel": channel},
         "event": _event_context(event, tz),

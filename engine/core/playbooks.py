@@ -199,6 +199,8 @@ class Playbook(_Model):
     quiet_hours: QuietHoursSpec | None = None
     min_delay_notice: str = "10m"
     promise: Literal["arrival", "ready"] = "arrival"
+    # Bookings of this playbook that may overlap in a self-service slot; None: business.yaml's capacity.
+    capacity: int | None = Field(default=None, ge=1, le=1000)
     facts: dict[str, FactSpec] = Field(default_factory=dict)
     options: list[OptionSpec] = Field(default_factory=list)
     steps: list[StepSpec] = Field(default_factory=list)

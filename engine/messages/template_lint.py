@@ -35,7 +35,7 @@ CONTEXT_ATTRIBUTES: Final[Mapping[str, frozenset[str]]] = {
         "name phone email address website review_url currency sms_sender sms_two_way"
         " timezone country prices_include_vat logo_url"
     ),
-    "links": _names("page invite review unsubscribe"),
+    "links": _names("page invite review unsubscribe reschedule book_next"),
     "step": _names("id channel"),
     "event": _names("name at data"),
 }
