@@ -55,7 +55,9 @@ def _stdout_console() -> Console:
     from rich.console import Console
 
     # Piped output gets a wide console: rich's 80-column default folds every table cell.
-    return Console(width=None if sys.stdout.isatty() else 160)
+    from engine.cli.tables import PIPED_WIDTH
+
+    return Console(width=None if sys.stdout.isatty() else PIPED_WIDTH)
 
 
 def _stderr_console() -> Console:
@@ -68,17 +70,21 @@ console = LazyConsole(_stdout_console)
 err_console = LazyConsole(_stderr_console)
 
 
-def load_settings(changes: dict[str, Any]) -> Settings:
-    """The environment's settings with the root options' ``changes``; a bad value is a ForventError."""
-    from engine.logs import configure
-    from engine.settings import Settings
+def load_values(changes: dict[str, Any]) -> dict[str, Any]:
+    """The environment's settings with the root options' ``changes``, read without pydantic.
 
-    settings = Settings.from_env()
-    configure(settings.log_level)
-    now = changes.get("now") or settings.now
+    A bad variable or clock is a ForventError. Commands that only read the store
+    take what they need from these values; ``State.settings`` validates them.
+    """
+    from engine import environment
+    from engine.logs import configure
+
+    values = {**environment.read(), **changes}
+    configure(environment.value(values, "log_level"))
+    now = environment.value(values, "now")
     if now:
         timing.parse_clock_instant(now)
-    return settings.model_copy(update=changes)
+    return values
 
 
 class State:
@@ -88,13 +94,29 @@ class State:
         self.as_json = as_json
         self.business_file = business_file
         self._changes = changes
+        self._values: dict[str, Any] | None = None
         self._settings: Settings | None = None
         self._runtime: Runtime | None = None
 
     @property
+    def values(self) -> dict[str, Any]:
+        """The settings' values by field name, only those set (``engine.environment.value`` reads one)."""
+        if self._values is None:
+            self._values = load_values(self._changes)
+        return self._values
+
+    def change(self, **changes: Any) -> None:
+        """A command's own options over the root's: settings and runtime are built afresh."""
+        self.close()
+        self._changes = {**self._changes, **changes}
+        self._values = self._settings = None
+
+    @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = load_settings(self._changes)
+            from engine.settings import Settings
+
+            self._settings = Settings.of(self.values)
         return self._settings
 
     @settings.setter
@@ -131,10 +153,9 @@ def common(func: F) -> F:
         if as_json:
             state.as_json = True
         try:
-            settings = state.settings
             if now:
-                timing.parse_clock_instant(now)
-                state.settings = settings.model_copy(update={"now": now})
+                state.change(now=now)
+            state.values  # noqa: B018 - a bad variable or clock is refused before the command runs
             return func(state, *args, **kwargs)
         except ForventError as exc:
             fail(str(exc))

@@ -1,35 +1,18 @@
 """The outbox from the command line: ``messages`` and ``history`` read it, ``dispatch`` sends it.
 
 The two read commands query the store directly instead of going through the
-booking service: they change nothing, and skipping the service's imports (the
-planner, phone numbers, templates) keeps them quick to start.
+booking service, and on SQLite without SQLAlchemy or pydantic
+(``engine.cli.reading``): they change nothing, and they start in a fraction of
+the time (tests/e2e/test_cli_startup.py lists what they may load).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
 from engine.cli.app import State, common, console, emit, open_store
-from engine.exceptions import NotFoundError
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from engine.store.tables import BookingRow
-
-
-def _booking(session: Session, business_id: str, ref: str) -> BookingRow:
-    from sqlalchemy import select
-
-    from engine.store.tables import BookingRow
-
-    query = select(BookingRow).where(BookingRow.business_id == business_id, BookingRow.ref == ref)
-    row = session.scalar(query)
-    if row is None:
-        raise NotFoundError(f"unknown booking ref {ref!r}", field="ref")
-    return row
+from engine.cli.reading import store_reads
+from engine.cli.tables import print_table
 
 
 @click.command()
@@ -37,34 +20,26 @@ def _booking(session: Session, business_id: str, ref: str) -> BookingRow:
 @common
 def messages(state: State, ref: str | None) -> None:
     """Outbox rows, for one booking or all."""
-    from engine.store.serialise import messages_json
-
-    runtime = open_store(state)
-    business_id = runtime.business.id
-    with runtime.database.session() as session:
+    with store_reads(state) as store:
         if ref is not None:
-            _booking(session, business_id, ref)
-        data = messages_json(session, business_id, ref)
+            store.booking(ref)
+        data = store.messages_json(ref)
 
     def human() -> None:
-        from rich.table import Table
-
-        table = Table()
-        for col in ("id", "booking", "step", "channel", "status", "due", "sent", "to"):
-            table.add_column(col)
-        for m in data:
-            status = m["status"] + (f" ({m['reason']})" if m["reason"] else "")
-            table.add_row(
+        rows = [
+            [
                 m["id"],
                 m["booking"],
                 m["step"],
                 m["channel"],
-                status,
+                m["status"] + (f" ({m['reason']})" if m["reason"] else ""),
                 m["due_at"] or "-",
                 m["sent_at"] or "-",
                 m["to"] or "",
-            )
-        console.print(table)
+            ]
+            for m in data
+        ]
+        print_table(("id", "booking", "step", "channel", "status", "due", "sent", "to"), rows)
 
     emit(state, data, human)
 
@@ -74,21 +49,12 @@ def messages(state: State, ref: str | None) -> None:
 @common
 def history(state: State, ref: str) -> None:
     """The booking's full record: events, messages, replies."""
-    from engine.store.serialise import history_json
-
-    runtime = open_store(state)
-    with runtime.database.session() as session:
-        data = history_json(session, _booking(session, runtime.business.id, ref))
+    with store_reads(state) as store:
+        data = store.history_json(store.booking(ref))
 
     def human() -> None:
-        from rich.table import Table
-
-        table = Table()
-        for col in ("at", "kind", "detail"):
-            table.add_column(col)
-        for h in data:
-            table.add_row(h["at"], h["kind"], h["detail"] or "")
-        console.print(table)
+        rows = [[h["at"], h["kind"], h["detail"] or "", h["actor"]] for h in data]
+        print_table(("at", "kind", "detail", "by"), rows)
 
     emit(state, data, human)
 
@@ -97,7 +63,7 @@ def history(state: State, ref: str) -> None:
 @click.option("--once", is_flag=True, help="Send everything due now, then exit.")
 @common
 def dispatch(state: State, once: bool) -> None:
-    """Send what is due: a pass every second, or --once."""
+    """Send what is due: a pass every second, or --once (with the periodic jobs due on the engine clock)."""
     from engine.channels.factory import build_channels
     from engine.dispatch.dispatcher import Dispatcher
 
@@ -107,13 +73,18 @@ def dispatch(state: State, once: bool) -> None:
     dispatcher = Dispatcher(rt, channels)
     try:
         if once:
+            from engine.dispatch.scheduler import run_due_jobs
+
+            # The periodic jobs first: a watch alert raised now goes out in this pass.
+            ran = run_due_jobs(rt, dispatcher.worker)
             stats = dispatcher.run_until_idle()
+            alerts = f", watch alerts {ran['watch']}" if ran["watch"] else ""
             emit(
                 state,
-                vars(stats),
+                {**vars(stats), "jobs": ran},
                 lambda: console.print(
                     f"sent {stats.sent}, retrying {stats.retrying}, failed {stats.failed}, "
-                    f"skipped {stats.skipped}, re-timed {stats.requeued}"
+                    f"skipped {stats.skipped}, re-timed {stats.requeued}{alerts}"
                 ),
             )
             return

@@ -1,14 +1,23 @@
-"""JSON shapes of bookings, messages and history, shared by the CLI and the API."""
+"""JSON shapes of bookings, messages and history, shared by the CLI and the API.
+
+A row's shape (``message_json``, ``history_item``) needs only the row's
+attributes, and this module imports SQLAlchemy where it queries: the CLI's read
+commands shape rows read without it (``engine.store.sqlite_reads``).
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from engine.core import timing
-from engine.store.tables import BookingRow, CustomerRow, HistoryRow, MessageRow
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy.orm import Session
+
+    from engine.store.tables import BookingRow, HistoryRow, MessageRow
 
 
 def message_json(row: MessageRow, ref: str, tz_name: str) -> dict[str, Any]:
@@ -32,7 +41,16 @@ def message_json(row: MessageRow, ref: str, tz_name: str) -> dict[str, Any]:
     }
 
 
+def message_order(row: MessageRow) -> tuple[bool, datetime, int]:
+    """Messages are listed by when they are due; event messages (no due time) last, as created."""
+    return (row.due_at is None, row.due_at or row.created_at, row.id)
+
+
 def messages_json(session: Session, business_id: str, ref: str | None = None) -> list[dict[str, Any]]:
+    from sqlalchemy import select
+
+    from engine.store.tables import BookingRow, MessageRow
+
     query = (
         select(MessageRow, BookingRow.ref, BookingRow.timezone)
         .join(BookingRow, BookingRow.id == MessageRow.booking_id)
@@ -41,27 +59,38 @@ def messages_json(session: Session, business_id: str, ref: str | None = None) ->
     if ref is not None:
         query = query.where(BookingRow.ref == ref)
     rows = list(session.execute(query).all())
-    rows.sort(key=lambda r: (r[0].due_at is None, r[0].due_at or r[0].created_at, r[0].id))
+    rows.sort(key=lambda r: message_order(r[0]))
     return [message_json(m, booking_ref, tz) for m, booking_ref, tz in rows]
 
 
 def history_json(session: Session, booking: BookingRow) -> list[dict[str, Any]]:
+    from sqlalchemy import select
+
+    from engine.store.tables import HistoryRow
+
     tz = timing.zone(booking.timezone)
     rows = session.scalars(
         select(HistoryRow).where(HistoryRow.booking_id == booking.id).order_by(HistoryRow.at, HistoryRow.id)
     )
-    return [
-        {
-            "at": timing.local_iso(h.at, tz),
-            "kind": h.kind,
-            "detail": h.detail,
-            "message": str(h.message_id) if h.message_id else None,
-        }
-        for h in rows
-    ]
+    return [history_item(h, tz) for h in rows]
+
+
+def history_item(h: HistoryRow, tz: ZoneInfo) -> dict[str, Any]:
+    return {
+        "at": timing.local_iso(h.at, tz),
+        "kind": h.kind,
+        "detail": h.detail,
+        "message": str(h.message_id) if h.message_id else None,
+        # Lines written before actors were recorded, and the outbox's own transitions: the engine.
+        "actor": h.actor or "system",
+    }
 
 
 def booking_json(session: Session, row: BookingRow, *, with_messages: bool = False) -> dict[str, Any]:
+    from sqlalchemy import select
+
+    from engine.store.tables import CustomerRow, MessageRow
+
     tz = timing.zone(row.timezone)
     customer = session.get(CustomerRow, row.customer_id)
     out: dict[str, Any] = {
@@ -89,6 +118,7 @@ def booking_json(session: Session, row: BookingRow, *, with_messages: bool = Fal
         },
         "facts": dict(row.facts or {}),
         "choices": dict(row.choices or {}),
+        "assignee": row.assignee,
     }
     if with_messages:
         out["messages"] = [

@@ -1,5 +1,5 @@
 """``forvent`` starts light: help loads no database, templates, rich or web stack, and a read
-command only what reading the outbox needs.
+command on a SQLite store only ``sqlite3``: no SQLAlchemy, pydantic, phone numbers or rich.
 
 Each probe runs the command's own entry point in a fresh interpreter and lists
 the modules loaded by the time it exits. Start-up times themselves are
@@ -41,8 +41,9 @@ HEAVY = (
     "twilio",
     "httpx",
 )
-# A read command needs the database and the business profile, and nothing that sends or renders.
-NOT_FOR_READING = ("phonenumbers", "jinja2", "rich", "fastapi", "starlette", "uvicorn", "twilio", "httpx")
+# A read command needs the SQLite file and the business's id (engine.cli.reading), nothing else heavy.
+NOT_FOR_READING = HEAVY
+READ_COMMANDS = (["messages"], ["messages", "S-1"], ["history", "S-1"])
 
 
 def loaded(args: list[str], env: dict[str, str] | None = None, cwd: Path = REPO) -> tuple[int, list[str]]:
@@ -79,13 +80,32 @@ def test_help_imports_nothing_heavy(args: list[str]) -> None:
     assert among(modules, HEAVY) == []
 
 
-def test_reading_the_outbox_imports_no_templates_channels_web_or_rich(project: Project) -> None:
+def book(project: Project) -> None:
     project.run(
         "book", "--playbook", "plumber_visit", "--ref", "S-1", "--name", "Kari Nordmann",
         "--phone", "+4791234567", "--start", "2026-11-24T10:00:00+01:00", "--fact", "task=Leak",
         now="2026-11-23T09:00:00+01:00",
     )  # fmt: skip
-    for args in (["--json", "messages"], ["--json", "history", "S-1"]):
-        status, modules = loaded(args, env=project.env, cwd=project.root)
-        assert status == 0
-        assert among(modules, NOT_FOR_READING) == []
+
+
+def test_reading_the_outbox_imports_no_orm_settings_phone_numbers_or_rich(project: Project) -> None:
+    book(project)
+    for command in READ_COMMANDS:
+        for args in (command, ["--json", *command]):
+            status, modules = loaded(args, env=project.env, cwd=project.root)
+            assert status == 0
+            assert among(modules, NOT_FOR_READING) == []
+
+
+def test_reading_through_sqlalchemy_shows_the_same(project: Project) -> None:
+    """A URL ``engine.store.sqlite_reads`` leaves to SQLAlchemy (here: a query string) reads the same rows."""
+    book(project)
+    project.run("dispatch", "--once", now="2026-11-23T09:00:00+01:00")
+    through_orm = f"{project.env['FORVENT_DATABASE_URL']}?timeout=30"
+    for command in READ_COMMANDS:
+        for args in (command, ["--json", *command]):
+            direct = project.run(*args)
+            assert direct.stdout.strip()
+            assert project.run("--db", through_orm, *args).stdout == direct.stdout
+    status, modules = loaded(["--db", through_orm, "messages"], env=project.env, cwd=project.root)
+    assert status == 0 and "sqlalchemy" in among(modules, HEAVY)

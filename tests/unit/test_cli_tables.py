@@ -1,0 +1,88 @@
+"""The read commands' tables: drawn without rich, character for character as rich draws them."""
+
+from __future__ import annotations
+
+import io
+import sys
+
+import pytest
+from rich.console import Console
+from rich.table import Table
+
+from engine.cli import tables
+from engine.cli.tables import Justify, draw
+
+ROWS = [
+    [
+        "1",
+        "CS-1001",
+        "reminder_day_before",
+        "sms",
+        "skipped (too_late)",
+        "2026-11-30T17:00:00+01:00",
+        "-",
+        "",
+    ],
+    ["12", "P-100", "on_my_way", "email", "sent", "-", "2026-12-01T08:00:00+01:00", "kari@example.no"],
+    [
+        "345",
+        "Ø-7",
+        "finding_request",
+        "sms",
+        "failed (sms:21211)",
+        "2026-12-01T08:00:00+01:00",
+        "-",
+        "+4791234567",
+    ],
+]
+COLUMNS = ["id", "booking", "step", "channel", "status", "due", "sent", "to"]
+
+
+def rich_draws(columns: list[str], rows: list[list[str]], justify: list[Justify]) -> str:
+    table = Table()
+    for i, name in enumerate(columns):
+        table.add_column(name, justify=justify[i] if i < len(justify) else "left")
+    for row in rows:
+        table.add_row(*row)
+    out = io.StringIO()
+    Console(file=out, width=tables.PIPED_WIDTH).print(table)
+    return out.getvalue().rstrip("\n")
+
+
+@pytest.fixture(autouse=True)
+def _piped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(io.BytesIO(), encoding="utf-8"))
+
+
+@pytest.mark.parametrize(
+    ("columns", "rows", "justify"),
+    [
+        (COLUMNS, ROWS, []),
+        (COLUMNS, [], []),
+        (["at", "kind", "detail", "by"], [["12:30:00", "note", "kl. 12:30: ringer først", "Kari"]], []),
+        (
+            ["step", "sent", "failed"],
+            [["reminder", "3", "1 (sms:30003 1)"], ["x", "10", ""]],
+            ["left", "right"],
+        ),
+        (["a"], [[""], ["æøå ÆØÅ"]], []),
+    ],
+)
+def test_a_plain_table_is_drawn_as_rich_draws_it(
+    columns: list[str], rows: list[list[str]], justify: list[Justify]
+) -> None:
+    assert draw(columns, rows, justify) == rich_draws(columns, rows, justify)
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "[bold]Kari[/bold]",  # markup
+        "thanks :thumbs_up:",  # an emoji code
+        "宮本",  # two columns a character
+        "line\nbreak",
+        "x" * tables.PIPED_WIDTH,  # rich folds it
+    ],
+)
+def test_what_rich_would_change_is_left_to_rich(cell: str) -> None:
+    assert draw(["detail"], [[cell]]) is None
