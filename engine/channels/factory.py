@@ -25,6 +25,7 @@ from engine.channels.ratelimit import RateLimitedChannel
 from engine.channels.sendgrid import MAX_CONNECTIONS, SENDGRID_API_BASE, SendGridEmailChannel
 from engine.channels.smtp import SmtpEmailChannel
 from engine.channels.twilio import POOL_SIZE, TwilioSmsChannel
+from engine.channels.webhook import WebhookChannel
 from engine.exceptions import ConfigurationError
 from engine.settings import SendGridSettings, Settings, SmtpSettings, TwilioSettings
 
@@ -33,7 +34,7 @@ if TYPE_CHECKING:  # the runtime pulls in the database and rendering; channels n
 
 
 def build_channels(runtime: Runtime) -> dict[str, BaseChannel]:
-    """The ``sms`` and ``email`` channels the runtime's settings choose."""
+    """The ``sms`` and ``email`` channels the runtime's settings choose, and the ``webhook`` one."""
     settings = runtime.settings
     sms = _sms_channel(settings)
     try:
@@ -41,7 +42,8 @@ def build_channels(runtime: Runtime) -> dict[str, BaseChannel]:
     except BaseException:
         sms.close()
         raise
-    return {"sms": sms, "email": email}
+    # Outbound webhooks (business.yaml's webhooks:) share the dispatcher's passes.
+    return {"sms": sms, "email": email, "webhook": WebhookChannel()}
 
 
 def _sms_channel(settings: Settings) -> BaseChannel:

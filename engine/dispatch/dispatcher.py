@@ -34,6 +34,7 @@ from engine.dispatch.checks import Requeue, Send, check
 from engine.dispatch.compose import Composer
 from engine.dispatch.drafts import Batch, read_batch
 from engine.dispatch.outcomes import Defer, PassStats, Prepared, Recorder, Settle
+from engine.dispatch.webhook_pass import WebhookPass
 from engine.exceptions import ChannelError, TemplateRenderError, TransientChannelError
 from engine.runtime import Runtime
 from engine.services.alerts import STAFF_ALERT, URGENT_SKIP_REASONS
@@ -73,9 +74,13 @@ class Dispatcher:
         self.composer = Composer(runtime)
         self.recorder = Recorder(runtime, self.worker, rng or random.Random())
         self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="forvent-send")
+        self.webhooks = WebhookPass(
+            runtime, channels.get("webhook"), worker=self.worker, pool=self._pool, rng=random.Random()
+        )
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        self.webhooks.close()
 
     # --- passes --------------------------------------------------------------------
 
@@ -126,6 +131,7 @@ class Dispatcher:
                 break
             if done:
                 self.recorder.record(done, stats)
+        self.webhooks.drain()  # after the messages: what their recording raised goes in this drain
         return stats
 
     def _room(self, outstanding: int) -> int:

@@ -29,6 +29,7 @@ from engine.logs import fields
 from engine.runtime import Runtime
 from engine.services.alerts import STAFF_ALERT, alert_undelivered
 from engine.services.bookings import BookingService
+from engine.services.webhooks_out import message_event
 from engine.store import outbox
 from engine.store.db import is_sqlite
 from engine.store.tables import BookingRow, MessageRow
@@ -121,6 +122,9 @@ class Recorder:
                     self._isolated(session, item, now, stats)
             done = {row.id for row in outbox.mark_sent_many(session, marks, now=now, worker=self.worker)}
             _note_invites(session, [i for i in sent if i.row.id in done])
+            for item in sent:
+                if item.row.id in done:
+                    self._tell(session, item.row, "message.sent", now)
             for item in items:
                 if item.error is not None:
                     self._isolated(session, item, now, stats)
@@ -168,6 +172,7 @@ class Recorder:
         )
         if held.status == S.FAILED:
             stats.failed += 1
+            self._tell(session, row, "message.failed", now, held.reason)
         else:
             stats.skipped += 1
         if held.alert:
@@ -223,6 +228,7 @@ class Recorder:
                 **item.rendered,
             )
             stats.failed += 1
+            self._tell(session, row, "message.failed", now, decision.reason)
             fallback = plan_fallback(self.rt, self.service, session, row, now) if decision.fall_back else None
             if fallback is None and row.urgent and row.step != STAFF_ALERT:
                 self._alert_staff(session, row, decision.reason, now)
@@ -240,6 +246,12 @@ class Recorder:
             **item.rendered,
         )
         stats.retrying += 1
+
+    def _tell(
+        self, session: Session, row: MessageRow, event: str, now: datetime, reason: str | None = None
+    ) -> None:
+        """The business's own systems hear of it (``webhooks:``), in this same transaction."""
+        message_event(session, self.rt.business, row, event, now=now, reason=reason)
 
     def _alert_staff(self, session: Session, row: MessageRow, reason: str | None, now: datetime) -> None:
         alert_undelivered(session, business=self.rt.business, message=row, reason=reason, now=now)

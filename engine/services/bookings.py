@@ -30,7 +30,7 @@ from engine.core.playbooks import Playbook
 from engine.core.values import CLOSED, STARTED_OR_LATER, Booking, BookingStatus, Event
 from engine.exceptions import ConflictError, NotFoundError, UserInputError
 from engine.runtime import Runtime
-from engine.services import booking_input
+from engine.services import booking_input, webhooks_out
 from engine.services.alerts import URGENT_SKIP_REASONS, alert_undelivered
 from engine.services.booking_input import BookingInput
 from engine.store import history, outbox
@@ -391,6 +391,7 @@ class BookingService:
                 alert_undelivered(
                     session, business=self.rt.business, message=skipped, reason=plan.reason, now=now
                 )
+        webhooks_out.booking_event(session, self.rt.business, row, event, now=now)
         return event
 
     def replan(self, session: Session, row: BookingRow, *, now: datetime) -> None:

@@ -25,6 +25,7 @@ from engine.services import findings
 from engine.services.acknowledgements import acknowledge
 from engine.services.alerts import alert_text, alert_undelivered, raise_alert
 from engine.services.bookings import BookingService
+from engine.services.webhooks_out import message_event
 from engine.store import history, outbox
 from engine.store.tables import BookingRow, CustomerRow, FindingRow, HistoryRow, MessageRow, OptOutRow
 from engine.store.values import customer_name
@@ -88,6 +89,7 @@ class Inbound:
                 return "ignored"  # a late sent/queued never overwrites delivered or failed
             if status == DELIVERED:
                 outbox.transition(session, row, S.DELIVERED, now=now, expect=[S.SENT], delivered_at=now)
+                message_event(session, self.rt.business, row, "message.delivered", now=now)
                 return "delivered"
             if status in FAILED_STATUSES:
                 reason = f"sms:{error_code or status}"
@@ -100,6 +102,7 @@ class Inbound:
                     expect=[S.SENT],
                     detail=f"provider reported {status}",
                 )
+                message_event(session, self.rt.business, row, "message.failed", now=now, reason=reason)
                 fallback = plan_fallback(self.rt, self.service, session, row, now)
                 if fallback is None and row.urgent and row.booking_id:
                     self._alert_undelivered(session, row, reason, now)

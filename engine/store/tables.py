@@ -259,3 +259,32 @@ class LockRow(Base):
     business_id: Mapped[str] = mapped_column(String(64))
     holder: Mapped[str | None] = mapped_column(String(100))
     until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebhookDeliveryRow(Base):
+    """One event POSTed to one receiver of ``business.yaml``'s ``webhooks:``: a schedule of its own,
+    claimed, retried and settled like a message, and kept out of every customer-facing figure."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("business_id", "key"),
+        Index("ix_webhook_deliveries_status_ready", "status", "ready_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    business_id: Mapped[str] = mapped_column(String(64), ForeignKey("businesses.id"))
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"), index=True)
+    key: Mapped[str] = mapped_column(String(200))  # receiver, event and what it is about: once each
+    delivery_id: Mapped[str] = mapped_column(String(64))  # the body's "id" and X-Forvent-Delivery
+    event: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(Text)  # the exact JSON signed; dropped once settled
+    status: Mapped[str] = mapped_column(String(16))  # planned | sending | retrying | sent | failed
+    reason: Mapped[str | None] = mapped_column(String(200))
+    response_code: Mapped[int | None] = mapped_column(Integer)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
