@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time
 from pathlib import Path
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from engine.core import safe_yaml, timing
 from engine.core.playbooks import LOCALES, QuietHoursSpec
@@ -14,6 +24,68 @@ from engine.core.webhook_events import WebhookSpec
 from engine.exceptions import ConfigurationError, UserInputError
 
 _ALPHANUMERIC_SENDER = r"^[A-Za-z0-9 ]{1,11}$"
+
+
+DEFAULT_HOURS = "08:00-16:00"
+
+
+class OpeningHours(BaseModel):
+    """``mon: "08:00-16:00"`` per weekday; a day left out (or ``null``) is closed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    mon: str | None = None
+    tue: str | None = None
+    wed: str | None = None
+    thu: str | None = None
+    fri: str | None = None
+    sat: str | None = None
+    sun: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _days(cls, data: Any) -> Any:
+        for day in data if isinstance(data, dict) else ():
+            if day not in timing.WEEKDAYS:
+                raise PydanticCustomError(
+                    "opening_hours", "unknown day {day} (use mon, tue, ...)", {"day": repr(day)}
+                )
+        return data
+
+    @field_validator(*timing.WEEKDAYS)
+    @classmethod
+    def _span(cls, value: str | None) -> str | None:
+        if value is not None:
+            opening_span(value)
+        return value
+
+    def spans(self) -> dict[int, tuple[time, time]]:
+        """Weekday (0 = Monday) to (opens, closes), for the open days only."""
+        out: dict[int, tuple[time, time]] = {}
+        for index, day in enumerate(timing.WEEKDAYS):
+            value = getattr(self, day)
+            if value is not None:
+                out[index] = opening_span(value)
+        return out
+
+
+def opening_span(value: str) -> tuple[time, time]:
+    """``"08:00-16:00"`` as (opens, closes); a pydantic error says what is expected."""
+    opens, sep, closes = str(value).partition("-")
+    try:
+        if not sep:
+            raise ValueError(value)
+        first, last = timing.parse_local_time(opens.strip()), timing.parse_local_time(closes.strip())
+    except ValueError:
+        raise PydanticCustomError(
+            "opening_hours", 'expected opening hours such as "08:00-16:00", got {value!r}', {"value": value}
+        ) from None
+    if last <= first:
+        raise PydanticCustomError(
+            "opening_hours",
+            "closes at {closes} before it opens at {opens}",
+            {"opens": opens, "closes": closes},
+        )
+    return first, last
 
 
 class BusinessProfile(BaseModel):
@@ -39,7 +111,35 @@ class BusinessProfile(BaseModel):
     quiet_hours: QuietHoursSpec | None = None
     open_days: list[str] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"])
     closed_dates: list[date] = Field(default_factory=list)
+    # Self-service booking: the hours slots lie in (default: open_days 08:00-16:00), the grid
+    # they start on, and how many bookings of one playbook may overlap (a playbook may override).
+    hours: OpeningHours | None = None
+    slot_minutes: int = Field(default=30, ge=5, le=24 * 60)
+    capacity: int = Field(default=1, ge=1, le=1000)
     webhooks: list[WebhookSpec] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _open_days_from_hours(cls, data: Any) -> Any:
+        # Given hours name the open days; open_days alone keeps its meaning for the messages.
+        if isinstance(data, dict) and isinstance(data.get("hours"), dict) and "open_days" not in data:
+            days = [d for d in timing.WEEKDAYS if data["hours"].get(d) is not None]
+            return {**data, "open_days": days}
+        return data
+
+    @field_validator("hours")
+    @classmethod
+    def _hours_agree(cls, value: OpeningHours | None, info: ValidationInfo) -> OpeningHours | None:
+        open_days = info.data.get("open_days")
+        if value is not None and open_days is not None:
+            with_hours = [timing.WEEKDAYS[i] for i in sorted(value.spans())]
+            if set(with_hours) != set(open_days):
+                raise PydanticCustomError(
+                    "opening_hours",
+                    "the days with hours ({hours}) differ from open_days ({open_days})",
+                    {"hours": ", ".join(with_hours) or "none", "open_days": ", ".join(open_days) or "none"},
+                )
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -89,6 +189,14 @@ class BusinessProfile(BaseModel):
     @property
     def open_weekdays(self) -> frozenset[int]:
         return frozenset(timing.WEEKDAYS.index(d) for d in self.open_days)
+
+    @property
+    def opening_hours(self) -> dict[int, tuple[time, time]]:
+        """Weekday (0 = Monday) to (opens, closes): ``hours``, else ``open_days`` at 08:00-16:00."""
+        if self.hours is not None:
+            return self.hours.spans()
+        span = opening_span(DEFAULT_HOURS)
+        return {day: span for day in sorted(self.open_weekdays)}
 
     @property
     def from_address(self) -> str:
