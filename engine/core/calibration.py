@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 TARGET_RATE = 0.9
-MIN_BOOKINGS = 10  # per playbook
+MIN_BOOKINGS = 10  # per playbook (and per assignee and playbook)
 STEP_MINUTES = 15  # suggested widths are whole quarters of an hour
 
 
