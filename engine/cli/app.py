@@ -218,7 +218,18 @@ def open_store(state: State) -> Runtime:
     return runtime
 
 
+def cli_actor() -> str:
+    """Who a command's history lines are written as: ``cli:<the operating system's user>``."""
+    import getpass
+
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no login name in a bare container
+        user = "unknown"
+    return f"cli:{user}"
+
+
 def booking_service(state: State) -> BookingService:
     from engine.services.bookings import BookingService
 
-    return BookingService(open_store(state))
+    return BookingService(open_store(state), actor=cli_actor())

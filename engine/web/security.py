@@ -4,8 +4,9 @@
   ``FORVENT_SECRET``; the payload names the session's row in
   ``staff_sessions``, who logged in, when the session ends (on the engine
   clock) and a random CSRF value bound to the session. A valid signature is
-  not enough: the row must still be open, so logging out, revoking the token
-  or changing the staff password ends the session at once (``engine.web.sessions``).
+  not enough: the row must still be open, so logging out, revoking the token,
+  changing the staff password, or disabling a staff user or giving them a new
+  password ends the session at once (``engine.web.sessions``).
   httponly, SameSite=Lax, Secure when ``FORVENT_PUBLIC_URL`` is https.
 * **CSRF**: staff forms carry the session's value. Pages without a session
   (the login form, the customer page) use a signed double-submit: a random
@@ -51,7 +52,7 @@ def _unb64(text: str) -> bytes:
 @dataclass(frozen=True)
 class Session:
     id: str  # the row in staff_sessions
-    who: str  # "staff" (the password) or "token:<name>"
+    who: str  # a staff user's name, "staff" (the shared password) or "token:<name>"; the actor
     expires: datetime
     csrf: str
 
