@@ -85,6 +85,9 @@ class BookingFields(_In):
     facts: dict[FactName, Scalar | None] = Field(
         default_factory=dict, description="Declared in the playbook's `facts:`; null removes one."
     )
+    assignee: Annotated[Text, Field(max_length=100)] | None = Field(
+        default=None, description='Who does the job (a technician); "" clears it, absent keeps it.'
+    )
 
 
 class BookingIn(BookingFields):
@@ -125,6 +128,12 @@ class ImportIn(_In):
     bookings: list[ImportItem] = Field(max_length=10_000)
 
 
+class AssignIn(_In):
+    assignee: Annotated[Text, Field(max_length=100)] | None = Field(
+        description='Who does the job (a technician); null or "" clears it.'
+    )
+
+
 class AtIn(_In):
     at: IsoTime | None = Field(default=None, description="When it happened; default: the engine clock.")
 
@@ -148,10 +157,24 @@ class RescheduleIn(AtIn):
 class ReadyIn(AtIn):
     price: Money | None = None
     pickup: IsoTime | None = None
+    confirm_price: StrictBool = Field(
+        default=False, description="Send a price above the estimate plus approved extras (else 409)."
+    )
 
 
 class CompleteIn(AtIn):
     price: Money | None = None
+    confirm_price: StrictBool = Field(
+        default=False,
+        description="Send a price above the estimate plus approved extras (else 409, for playbooks "
+        "with no ready step).",
+    )
+
+
+class OnMyWayIn(AtIn):
+    eta: IsoTime | None = Field(
+        default=None, description="Expected arrival, after now and within 12 h; default the expected start."
+    )
 
 
 class CancelIn(AtIn):
@@ -255,6 +278,7 @@ class BookingOut(BaseModel):
     customer: CustomerOut
     facts: dict[str, Any]
     choices: dict[str, Any]
+    assignee: str | None = None
     findings: list[FindingOut]
     messages: list[MessageOut]
 
@@ -269,6 +293,10 @@ class HistoryOut(BaseModel):
     kind: str
     detail: str | None
     message: str | None
+    actor: str = Field(
+        description='Who did it: a staff name, "staff", "token:<name>", "customer:sms", '
+        '"customer:page", "cli:<user>" or "system".'
+    )
 
 
 class ImportErrorOut(BaseModel):
@@ -378,6 +406,12 @@ class ReportOut(BaseModel):
     playbooks: dict[str, dict[str, Any]]
     steps: dict[str, list[StepFiguresOut]]
     calibration: dict[str, CalibrationOut]
+    assignees: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="The same metrics as per playbook, for each assignee's bookings."
+    )
+    assignee_calibration: dict[str, dict[str, CalibrationOut]] = Field(
+        default_factory=dict, description="Each assignee's promise calibration, per playbook."
+    )
 
 
 class HealthOut(BaseModel):
