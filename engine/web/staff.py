@@ -32,6 +32,7 @@ from engine.web.pages import Pages
 from engine.web.report_page import report_context
 from engine.web.security import SESSION_COOKIE, LoginThrottle, Session, Signer, same_secret
 from engine.web.sessions import end_session, is_open, open_session
+from engine.web.staff_bookings import booking_form_routes
 
 LOGIN_SCOPE = "login"
 LATE_STEPS = (15, 30, 60)
@@ -44,6 +45,8 @@ DONE = {
     "cancel": "Cancelled: the customer is told",
     "finding": "Finding sent for approval",
     "confirm": "Marked as confirmed",
+    "created": "Booked: the confirmation is on its way to the customer",
+    "moved": "Moved: the customer is told the new time",
 }
 Text = Annotated[str, Form(max_length=2000)]
 
@@ -121,6 +124,7 @@ def staff_router(runtime: Runtime, pages: Pages, signer: Signer) -> tuple[APIRou
     _login_routes(router, staff)
     _board_routes(router, staff)
     _action_routes(router, staff)
+    booking_form_routes(router, staff)
     return router, staff
 
 
