@@ -33,9 +33,13 @@ EVENTS = frozenset(
         "job.started",
         "job.finding",
         "job.ready",
+        "job.ready_delayed",
         "job.completed",
         "customer.replied",
         "customer.scored",
+        "customer.detractor",
+        "customer.promoter",
+        "staff.on_my_way",
     }
 )
 CHANNELS = ("sms", "email")

@@ -31,6 +31,8 @@ SHARED_TEMPLATES: dict[str, tuple[str, ...]] = {
     **{f"reply_{c}": ("sms", "email") for c in ("confirm", "decline", "change", "choice")},
     **{f"reply_{c}": ("sms",) for c in ("stop", "start", "score")},
 }
+#: The ready-later notice the engine sends itself for a ``promise: ready`` playbook with no step for it.
+READY_DELAYED_TEMPLATES: dict[str, tuple[str, ...]] = {"ready_delayed": ("sms", "email")}
 REPLY_WORDS = re.compile(r"\b(JA|NEI|NEJ|YES|NO|ENDRE|ÆNDR|CHANGE|STOPP?|AVMELD|AFMELD|START)\b")
 SAMPLE_VALUES: dict[str, Any] = {
     "text": "Eksempel",
@@ -88,7 +90,7 @@ class Linter:
                         f"{path}:{line}: step {step.id}",
                     )
         for locale in playbook.all_locales:
-            for template, kinds in SHARED_TEMPLATES.items():
+            for template, kinds in _shared_templates(playbook).items():
                 for kind in kinds:
                     self._template(report, loaded, template, kind, locale, f"{path}:1: shared", shared=True)
         if not report.errors:
@@ -194,6 +196,12 @@ class Linter:
                     )
 
 
+def _shared_templates(playbook: Playbook) -> dict[str, tuple[str, ...]]:
+    if playbook.promise == "ready" and not playbook.steps_for("job.ready_delayed"):
+        return {**SHARED_TEMPLATES, **READY_DELAYED_TEMPLATES}
+    return SHARED_TEMPLATES
+
+
 def sample_booking(playbook: Playbook, business: BusinessProfile, locale: str) -> Booking:
     tz = timing.zone(playbook.timezone or business.timezone)
     start = datetime(2026, 11, 24, 10, 0, tzinfo=tz)
@@ -220,9 +228,13 @@ SAMPLE_EVENT_DATA: dict[str, dict[str, Any]] = {
     "booking.cancelled": {"reason": None},
     "job.finding": {"text": "Slitte bremseklosser foran", "price": "2890.00", "must_fix": True},
     "job.ready": {"price": "4990.00", "pickup": None},
+    "job.ready_delayed": {"minutes": 60, "until": None, "reason": "Venter på en del"},
     "job.completed": {"price": "4990.00"},
     "customer.replied": {"text": "Takk"},
     "customer.scored": {"score": 9},
+    "customer.detractor": {"score": 3, "text": "Dårlig service", "source": "sms"},
+    "customer.promoter": {"score": 10, "source": "sms"},
+    "staff.on_my_way": {"eta": "2026-11-24T09:50:00+01:00"},
 }
 
 

@@ -17,6 +17,7 @@ import phonenumbers
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.core import sentiment
 from engine.core.contacts import address_hash
 from engine.core.values import BookingStatus, MessageStatus
 from engine.dispatch.fallback import plan_fallback
@@ -25,8 +26,9 @@ from engine.services import findings
 from engine.services.acknowledgements import acknowledge
 from engine.services.alerts import alert_text, alert_undelivered, raise_alert
 from engine.services.bookings import BookingService
+from engine.services.feedback import Feedback
 from engine.services.webhooks_out import message_event
-from engine.store import history, outbox
+from engine.store import actors, history, outbox
 from engine.store.tables import BookingRow, CustomerRow, FindingRow, HistoryRow, MessageRow, OptOutRow
 from engine.store.values import customer_name
 
@@ -40,15 +42,14 @@ KEYWORDS = {
 }
 SCORE_WINDOW = timedelta(days=14)
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_SCORE = re.compile(r"^\s*(10|[0-9])\s*[.!]?\s*$")
 DELIVERED, FAILED_STATUSES = "delivered", {"undelivered", "failed"}
 
 
 def classify(text: str) -> tuple[str | None, int | None]:
-    """(reply class, score): "Ja takk!" is confirm; "7" is a score; anything else (None, None)."""
-    score = _SCORE.match(text)
-    if score:
-        return "score", int(score.group(1))
+    """(reply class, score): "Ja takk!" is confirm; "7" and "3 dårlig service" are scores; else Nones."""
+    score = sentiment.read_score(text)
+    if score is not None:
+        return "score", score[0]
     cleaned = "".join(c for c in text if unicodedata.category(c)[0] in "LNZ" or c in "-'")
     match = _WORD.search(cleaned)
     if not match:
@@ -72,6 +73,7 @@ class Inbound:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
         self.service = BookingService(runtime)
+        self.feedback = Feedback(runtime, self.service)
 
     # --- delivery status ---------------------------------------------------------------
 
@@ -132,7 +134,7 @@ class Inbound:
         number = self.normalise(sender)
         text = text.strip()[:1600]
         reply_class, score = classify(text)
-        with self.rt.database.session() as session:
+        with self.rt.database.session(actor=actors.CUSTOMER_SMS) as session:
             self.service.ensure_business(session, now)
             matched = self._match(session, number, now)
             # The booking is locked before the duplicate check: a retry arriving while the
@@ -160,11 +162,18 @@ class Inbound:
             ):
                 self._alert_closed(session, booking, text, now)
                 return ReplyOutcome(reply_class, booking.ref, "closed")
+            if reply_class is None and self._unhappy_after_the_job(session, booking, text, now):
+                self.service.customer_event(booking.ref, "customer.replied", {"text": text}, session=session)
+                answer = self.feedback.unhappy(session, booking, text, source="sms", now=now)
+                return ReplyOutcome(None, booking.ref, "detractor", answer.step)
             action, decided = self._act(session, booking, reply_class, text, now)
             if action == "confirm":
                 self.service.confirm(booking.ref, source="sms", session=session)
-            elif action == "score":
-                self.service.customer_event(booking.ref, "customer.scored", {"score": score}, session=session)
+            elif action == "score" and score is not None:
+                words = (sentiment.read_score(text) or (score, ""))[1]
+                answer = self.feedback.scored(session, booking, score, words=words, source="sms", now=now)
+                if answer.step is not None:  # the playbook's own answer (call-back offer, review link)
+                    return ReplyOutcome(reply_class, booking.ref, action, answer.step)
             elif action == "other":
                 self.service.customer_event(booking.ref, "customer.replied", {"text": text}, session=session)
             if reply_class is None:
@@ -269,6 +278,12 @@ class Inbound:
             )
             .order_by(BookingRow.start_at)
             .limit(1)
+        )
+
+    def _unhappy_after_the_job(self, session: Session, booking: BookingRow, text: str, now: datetime) -> bool:
+        """Words that read unhappy (``engine.core.sentiment``), about a job just done."""
+        return sentiment.reads_negative(text, booking.locale) and self.feedback.after_the_job(
+            session, booking, now
         )
 
     def _review_requested(self, session: Session, booking_id: int, now: datetime) -> bool:

@@ -27,6 +27,7 @@ from engine.exceptions import ConfigurationError
 from engine.runtime import Runtime
 from engine.web import errors, models
 from engine.web.api import api_router
+from engine.web.attention import attention_api_router
 from engine.web.customer import customer_router
 from engine.web.metrics import CONTENT_TYPE, WebhookCounter, exposition
 from engine.web.pages import STATIC, Pages
@@ -137,6 +138,7 @@ def create_app(runtime: Runtime, *, dispatch: bool) -> FastAPI:
 
     webhooks = WebhookCounter()
     app.include_router(api_router(runtime))
+    app.include_router(attention_api_router(runtime))
     app.include_router(
         webhook_router(runtime, counter=webhooks),
         responses={403: {"model": models.ErrorOut, "description": "Missing or wrong X-Twilio-Signature"}},

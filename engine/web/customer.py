@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,17 +23,21 @@ from engine.core.links import BadLinkError
 from engine.core.values import BookingStatus
 from engine.runtime import Runtime
 from engine.services.customer_actions import CustomerActions
+from engine.store import actors
 from engine.store.tables import BookingRow, CustomerRow, FindingRow
-from engine.web import i18n
+from engine.web import i18n, scores
 from engine.web.board import summary
 from engine.web.calendar import current_invite, filename
 from engine.web.errors import ApiError
 from engine.web.pages import Pages
 from engine.web.security import CSRF_COOKIE
+from engine.web.slots import DONE as SLOT_DONE
+from engine.web.slots import SlotOffer, slot_routes
+from engine.web.slots import words as slot_words
 
 B = BookingStatus
 WAITING = frozenset({B.BOOKED, B.CONFIRMED})
-DONE = frozenset({"confirm", "cancel", "change", "finding", "choice", "unsubscribe"})
+DONE = frozenset({"confirm", "cancel", "change", "finding", "choice", "unsubscribe"}) | SLOT_DONE
 Field = Annotated[str, Form(max_length=500)]
 
 
@@ -48,6 +52,7 @@ class CustomerPage:
         self.rt = runtime
         self.pages = pages
         self.actions = CustomerActions(runtime)
+        self.offer = SlotOffer(runtime)
 
     def link(self, token: str) -> Link:
         try:
@@ -73,7 +78,7 @@ class CustomerPage:
         return {
             "row": row,
             "locale": locale,
-            "words": i18n.words(locale),
+            "words": {**i18n.words(locale), **slot_words(locale)},
             "name": _first_name(customer),
             "title": playbook.title_in(locale),
             "summary": summary(row),
@@ -88,10 +93,12 @@ class CustomerPage:
             "options": self._options(row, locale),
             "can_confirm": status == B.BOOKED and not row.confirmed,
             "can_change": status in WAITING,
+            "slots": self.offer.for_booking(session, row, locale),
             "calendar": status not in (B.CANCELLED, B.NO_SHOW),
             "open": status not in (B.COMPLETED, B.CANCELLED, B.NO_SHOW),
             "final_price": i18n.money(row.final_price, self.rt.business.currency, locale) or None,
             "pickup": _moment(row.pickup_at.astimezone(tz), locale) if row.pickup_at else None,
+            "score": scores.view(self.rt, session, row, locale),
         }
 
     def _findings(self, session: Session, row: BookingRow, locale: str) -> list[dict[str, Any]]:
@@ -123,12 +130,14 @@ class CustomerPage:
             for o in playbook.options
         ]
 
-    def render(self, request: Request, link: Link, template: str, **more: Any) -> Response:
+    def render(
+        self, request: Request, link: Link, template: str, *, status: int = 200, **more: Any
+    ) -> Response:
         with self.rt.database.session() as session:
             context = self.view(session, link)
         token, fresh = self.pages.csrf(request, link.token)
         context.update(token=link.token, csrf=token, **more)
-        response = self.pages.render(request, template, context)
+        response = self.pages.render(request, template, context, status)
         self.pages.set_csrf_cookie(response, fresh)
         return response
 
@@ -148,11 +157,18 @@ def _back(link: Link, done: str) -> RedirectResponse:
     return RedirectResponse(f"/b/{link.token}?done={done}", status_code=303)
 
 
+async def _as_customer() -> None:
+    """What the page does is the customer's doing (the request's own task ends with it)."""
+    actors.set_current(actors.CUSTOMER_PAGE)
+
+
 def customer_router(runtime: Runtime, pages: Pages) -> APIRouter:
     page = CustomerPage(runtime, pages)
-    router = APIRouter(prefix="/b/{token}", include_in_schema=False)
+    router = APIRouter(prefix="/b/{token}", include_in_schema=False, dependencies=[Depends(_as_customer)])
     _read_routes(router, page)
     _action_routes(router, page)
+    scores.score_routes(router, page)
+    slot_routes(router, page)
     return router
 
 
