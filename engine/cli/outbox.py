@@ -11,8 +11,6 @@ from __future__ import annotations
 import click
 
 from engine.cli.app import State, common, console, emit, open_store
-from engine.cli.reading import store_reads
-from engine.cli.tables import print_table
 
 
 @click.command()
@@ -20,6 +18,9 @@ from engine.cli.tables import print_table
 @common
 def messages(state: State, ref: str | None) -> None:
     """Outbox rows, for one booking or all."""
+    from engine.cli.reading import store_reads
+    from engine.cli.tables import print_table
+
     with store_reads(state) as store:
         if ref is not None:
             store.booking(ref)
@@ -49,6 +50,9 @@ def messages(state: State, ref: str | None) -> None:
 @common
 def history(state: State, ref: str) -> None:
     """The booking's full record: events, messages, replies."""
+    from engine.cli.reading import store_reads
+    from engine.cli.tables import print_table
+
     with store_reads(state) as store:
         data = store.history_json(store.booking(ref))
 
