@@ -77,7 +77,9 @@ def opening_span(value: str) -> tuple[time, time]:
         first, last = timing.parse_local_time(opens.strip()), timing.parse_local_time(closes.strip())
     except ValueError:
         raise PydanticCustomError(
-            "opening_hours", 'expected opening hours such as "08:00-16:00", got {value!r}', {"value": value}
+            "opening_hours",
+            'expected opening hours such as "08:00-16:00", got {value}',
+            {"value": repr(value)},
         ) from None
     if last <= first:
         raise PydanticCustomError(
