@@ -44,7 +44,9 @@ def release(database: Database, name: str, holder: str) -> None:
     """Give the job's lease back: a process that ran it once (``dispatch --once``) frees it at once."""
     with database.session() as session:
         session.execute(
-            update(LockRow).where(LockRow.name == name, LockRow.holder == holder).values(until=None)
+            update(LockRow)
+            .where(LockRow.name == name, LockRow.holder == holder)
+            .values(holder=None, until=None)
         )
 
 
