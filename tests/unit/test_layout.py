@@ -32,4 +32,4 @@ def test_the_core_imports_no_database_web_cli_or_channel() -> None:
 def test_every_module_sits_in_a_package_that_names_its_layer() -> None:
     top = sorted(p.stem for p in (REPO / "engine").glob("*.py"))
     # The composition root and what every layer shares; everything else lives in a layer.
-    assert top == ["__init__", "__main__", "exceptions", "logs", "runtime", "settings"]
+    assert top == ["__init__", "__main__", "environment", "exceptions", "logs", "runtime", "settings"]
