@@ -63,6 +63,10 @@ class ConflictError(ForventError):
     code = "conflict"
     current: dict[str, object] | None = None
 
+    def details(self) -> dict[str, object]:
+        """Further fields of the API's 409 body: the figures the refusal is about."""
+        return {}
+
 
 class ConfigurationError(ForventError):
     code = "configuration"

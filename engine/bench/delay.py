@@ -28,7 +28,7 @@ from engine.bench.world import (
 )
 from engine.store.db import make_engine
 
-PER_BOOKING = 4  # pending rows per seeded booking
+PER_BOOKING = 3  # pending rows per seeded booking
 MINUTES = 15
 TARGET_P99_MS = 5.0
 FLAT = 1.5  # "flat": the large outbox's p99 within this factor of the small one's

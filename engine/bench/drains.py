@@ -24,7 +24,7 @@ from engine.dispatch.dispatcher import Dispatcher
 
 Figures = dict[str, Any]
 SETTLED = ("skipped", "cancelled", "failed")
-PER_BOOKING = 3  # due messages per seeded booking: two confirmations and "on my way"
+PER_BOOKING = 3  # due messages per seeded booking: two confirmations and the reminder
 
 
 def engine_drain(ctx: Context, count: int, *, latency_s: float = 0.0) -> Figures:

@@ -11,7 +11,7 @@ from engine.bench.seed import booking_refs, seeded
 from engine.bench.world import Context, ratio, sqlite_url
 from engine.store.db import make_engine
 
-PER_BOOKING = 4
+PER_BOOKING = 3  # pending rows per seeded booking
 DELAYS = 20
 
 

@@ -41,7 +41,6 @@ DELIVER = "engine.bench.peer:deliver"
 STEPS = (
     ("confirmation", "email"),
     ("confirmation", "sms"),
-    ("on_my_way", "sms"),
     ("reminder_day_before", "sms"),
 )
 

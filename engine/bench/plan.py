@@ -22,7 +22,7 @@ from engine.bench.world import (
     sqlite_url,
 )
 
-PER_BOOKING = 4  # messages the seed playbook plans for a new booking
+PER_BOOKING = 3  # messages the seed playbook plans for a new booking
 TARGET_BOOKINGS_PER_S = 2000
 TARGET_TIMES_PEER = 20
 

@@ -7,7 +7,7 @@ every id shifted so that each copy has its own customer, booking, history
 events and messages. Then the outbox is laid out for the scenario:
 
 - ``due=N``: N messages due at ``START``, taken from each booking's two
-  confirmations (email with an invite, SMS) and its "on my way" SMS, so one
+  confirmations (email with an invite, SMS) and its day-before reminder SMS, so one
   message in three carries an invite; every other pending row is due later.
 - ``due=None``: a pending outbox, nothing due before tomorrow.
 """
@@ -30,7 +30,7 @@ from engine.services.bookings import BookingService
 from engine.store.tables import BookingRow, CustomerRow, HistoryRow, MessageRow
 
 TEMPLATE_BOOKINGS = 12
-DUE_STEPS = ("confirmation", "on_my_way")
+DUE_STEPS = ("confirmation", "reminder_day_before")
 LATER = START + timedelta(days=30)
 
 MESSAGES: Table = MessageRow.__table__  # type: ignore[assignment]

@@ -55,6 +55,7 @@ def _int_option(value: str | None, name: str) -> int | None:
 @click.option("--location", default=None)
 @click.option("--fact", "facts", multiple=True, metavar="K=V")
 @click.option("--marketing-ok", is_flag=True, default=None)
+@click.option("--assignee", default=None, metavar="NAME", help='Who does the job ("" for nobody).')
 @common
 def book(
     state: State,
@@ -70,6 +71,7 @@ def book(
     location: str | None,
     facts: tuple[str, ...],
     marketing_ok: bool | None,
+    assignee: str | None,
 ) -> None:
     """Create a booking, or update it by --ref."""
     from engine.core.facts import parse_fact_args
@@ -90,6 +92,7 @@ def book(
             location=location,
             facts=parse_fact_args(facts),
             marketing_ok=marketing_ok,
+            assignee=assignee,
         )
     )
     row = result.booking
@@ -166,11 +169,14 @@ confirm = _event_command("confirm", "confirmed", "confirm", "The customer confir
 @click.option("--price", default=None)
 @click.option("--pickup", default=None, metavar="ISO")
 @click.option("--at", default=None, metavar="ISO")
+@click.option("--confirm-price", is_flag=True, default=False, help="Send a price above the estimate.")
 @common
-def ready(state: State, ref: str, price: str | None, pickup: str | None, at: str | None) -> None:
+def ready(
+    state: State, ref: str, price: str | None, pickup: str | None, at: str | None, confirm_price: bool
+) -> None:
     """Ready, with final price and pick-up time."""
     service = booking_service(state)
-    service.ready(ref, price=price, pickup=pickup, at=at)
+    service.ready(ref, price=price, pickup=pickup, at=at, confirm_price=confirm_price)
     _booking_out(state, service, ref, "ready")
 
 
@@ -178,11 +184,12 @@ def ready(state: State, ref: str, price: str | None, pickup: str | None, at: str
 @click.argument("ref")
 @click.option("--price", default=None)
 @click.option("--at", default=None, metavar="ISO")
+@click.option("--confirm-price", is_flag=True, default=False, help="Send a price above the estimate.")
 @common
-def complete(state: State, ref: str, price: str | None, at: str | None) -> None:
+def complete(state: State, ref: str, price: str | None, at: str | None, confirm_price: bool) -> None:
     """Done."""
     service = booking_service(state)
-    service.complete(ref, price=price, at=at)
+    service.complete(ref, price=price, at=at, confirm_price=confirm_price)
     _booking_out(state, service, ref, "completed")
 
 
@@ -210,3 +217,22 @@ def cancel(state: State, ref: str, reason: str | None, at: str | None) -> None:
     service = booking_service(state)
     service.cancel(ref, reason=reason, at=at)
     _booking_out(state, service, ref, "cancelled")
+
+
+@click.command()
+@click.argument("ref")
+@click.argument("name")
+@common
+def assign(state: State, ref: str, name: str) -> None:
+    """Give the job to NAME (a technician; "" for nobody)."""
+    from engine.services.assignments import assign as assign_booking
+
+    service = booking_service(state)
+    row = assign_booking(service, ref, name)
+    emit(
+        state,
+        {"ref": row.ref, "assignee": row.assignee},
+        lambda: console.print(
+            f"{row.ref}: assigned to {row.assignee}" if row.assignee else f"{row.ref}: unassigned"
+        ),
+    )

@@ -10,7 +10,18 @@ import os
 
 import click
 
-from engine.cli import bookings, ops, outbox, playbooks, replies, web
+from engine.cli import (
+    attention,
+    bookings,
+    on_my_way,
+    ops,
+    outbox,
+    playbooks,
+    ready_delay,
+    replies,
+    staff,
+    web,
+)
 from engine.cli.app import cli
 
 COMMANDS: tuple[click.Command, ...] = (
@@ -19,6 +30,7 @@ COMMANDS: tuple[click.Command, ...] = (
     playbooks.preview,
     bookings.book,
     bookings.delay,
+    ready_delay.delay_ready,
     bookings.reschedule,
     bookings.start,
     bookings.no_show,
@@ -27,13 +39,17 @@ COMMANDS: tuple[click.Command, ...] = (
     bookings.complete,
     bookings.finding,
     bookings.cancel,
+    bookings.assign,
+    on_my_way.on_my_way_command,
     replies.reply,
+    attention.attention,
     outbox.messages,
     outbox.history,
     outbox.dispatch,
     web.serve,
     web.demo,
     web.token,
+    staff.staff,
     ops.import_command,
     ops.report_command,
     ops.erase_customer_command,

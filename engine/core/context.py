@@ -74,6 +74,8 @@ def booking_context(booking: Booking, title: str) -> dict[str, Any]:
         ],
         "final_price": booking.final_price,
         "pickup_at": booking.pickup_at.astimezone(tz) if booking.pickup_at else None,
+        # The arrival staff gave when they set off (staff.on_my_way), else none.
+        "eta": eta.astimezone(tz) if (eta := booking.anchors.get("eta")) else None,
         "choices": dict(booking.choices),
         "score": booking.score,
     }

@@ -28,8 +28,12 @@ from engine.dispatch.drafts import read_draft
 from engine.exceptions import TemplateRenderError, UserInputError
 from engine.messages.sms import sms_info
 from engine.runtime import Runtime
+from engine.services import feedback
+from engine.services.alerts import STAFF_ALERT
 from engine.services.booking_input import BookingInput
 from engine.services.bookings import BookingService
+from engine.services.on_my_way import on_my_way
+from engine.services.ready_delay import ReadyDelays
 from engine.settings import Settings
 from engine.store.db import Database
 from engine.store.tables import BookingRow, MessageRow
@@ -158,7 +162,8 @@ class Previewer:
             booking_row = service.get(session, ref)
             query = (
                 select(MessageRow)
-                .where(MessageRow.booking_id == booking_row.id)
+                # Staff alerts (a low score's) go to staff, not to the customer this previews.
+                .where(MessageRow.booking_id == booking_row.id, MessageRow.step != STAFF_ALERT)
                 .order_by(MessageRow.due_at, MessageRow.id)
             )
             for row in session.scalars(query):
@@ -277,8 +282,22 @@ class Previewer:
             case "job.finding":
                 service.finding(ref, text=d.get("text", ""), price=d.get("price"), at=when)
             case "job.ready":
-                service.ready(ref, price=d.get("price"), pickup=d.get("pickup"), at=when)
+                # A dry run shows what goes once staff have confirmed any price over the estimate.
+                service.ready(ref, price=d.get("price"), pickup=d.get("pickup"), at=when, confirm_price=True)
+            case "job.ready_delayed":
+                minutes = d.get("minutes")
+                ReadyDelays(service.rt, service).delay_ready(
+                    ref,
+                    minutes=int(minutes) if minutes else None,
+                    until=d.get("until"),
+                    reason=d.get("reason"),
+                    at=when,
+                )
             case "job.completed":
-                service.complete(ref, price=d.get("price"), at=when)
+                service.complete(ref, price=d.get("price"), at=when, confirm_price=True)
+            case "staff.on_my_way":
+                on_my_way(service, ref, eta=d.get("eta"), at=when)
+            case "customer.scored" | "customer.detractor" | "customer.promoter":
+                feedback.play(service, ref, event.name, dict(d))
             case _:
                 service.customer_event(ref, event.name, dict(d), at=when)

@@ -29,7 +29,7 @@ CONTEXT_ATTRIBUTES: Final[Mapping[str, frozenset[str]]] = {
     "booking": _names(
         "ref playbook title start end promised_start promised_end timezone location status"
         " confirmed delay_minutes delay_reason facts findings final_price pickup_at choices"
-        " score"
+        " score eta"
     ),
     "business": _names(
         "name phone email address website review_url currency sms_sender sms_two_way"

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from weakref import WeakKeyDictionary
 from zoneinfo import ZoneInfo
@@ -33,6 +34,7 @@ from engine.runtime import Runtime
 from engine.services import booking_input, webhooks_out
 from engine.services.alerts import URGENT_SKIP_REASONS, alert_undelivered
 from engine.services.booking_input import BookingInput
+from engine.services.price_check import hold_if_over_estimate
 from engine.store import history, outbox
 from engine.store.inserts import insert_loaded
 from engine.store.tables import BookingRow, BusinessRow, CustomerRow, FindingRow, MessageRow
@@ -82,8 +84,9 @@ def _held_locks(session: Session) -> dict[tuple[str, object], BookingRow]:
 
 
 class BookingService:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, *, actor: str | None = None) -> None:
         self.rt = runtime
+        self.actor = actor  # who the transactions it opens are written as (engine.store.actors)
 
     @property
     def business_id(self) -> str:
@@ -119,7 +122,7 @@ class BookingService:
         if session is not None:
             yield session
             return
-        with self.rt.database.session() as own:
+        with self.rt.database.session(actor=self.actor) as own:
             yield own
 
     def find(self, session: Session, ref: str, *, lock: bool = False) -> BookingRow | None:
@@ -280,6 +283,7 @@ class BookingService:
                 "promised_start": start,
                 "promised_end": end,
                 "told_start": start,
+                "assignee": booking_input.assignee(data.assignee),
                 "schedule_version": 1,
                 "facts": {k: v for k, v in facts.items() if v is not None},
                 "choices": {},
@@ -324,6 +328,9 @@ class BookingService:
         location = booking_input.text(data.location, "location")
         if data.location is not None and location != row.location:
             row.location = location
+            changed = True
+        if data.assignee is not None and (assignee := booking_input.assignee(data.assignee)) != row.assignee:
+            row.assignee = assignee
             changed = True
         if (
             data.locale is not None
@@ -598,11 +605,14 @@ class BookingService:
         price: str | None = None,
         pickup: str | datetime | None = None,
         at: str | datetime | None = None,
+        confirm_price: bool = False,
         session: Session | None = None,
     ) -> BookingRow:
         amount = str(parse_money(price, field="price")) if price is not None else None
         with self.transaction(session) as tx:
             row = self.lock(tx, ref)  # the pickup time is read in the booking's zone
+            if amount is not None and not confirm_price:
+                self._hold_price(tx, row, amount, "ready", {B.READY, *CLOSED})
             update: dict[str, Any] = {}
             data: dict[str, Any] = {}
             if amount is not None:
@@ -629,23 +639,40 @@ class BookingService:
         *,
         price: str | None = None,
         at: str | datetime | None = None,
+        confirm_price: bool = False,
         session: Session | None = None,
     ) -> BookingRow:
         update: dict[str, Any] = {}
         data: dict[str, Any] = {}
         if price is not None:
             update["final_price"] = data["price"] = str(parse_money(price, field="price"))
-        return self._status_event(
-            ref,
-            name="job.completed",
-            to=B.COMPLETED,
-            anchor="completed",
-            refuse=set(CLOSED),
-            at=at,
-            data=data,
-            update=update,
-            session=session,
-        )
+        with self.transaction(session) as tx:
+            row = self.lock(tx, ref)
+            # With no ready notice, the completion summary is where the customer first sees the price.
+            if (
+                price is not None
+                and not confirm_price
+                and not self.rt.playbooks.get(row.playbook).steps_for("job.ready")
+            ):
+                self._hold_price(tx, row, update["final_price"], "complete", set(CLOSED))
+            return self._status_event(
+                ref,
+                name="job.completed",
+                to=B.COMPLETED,
+                anchor="completed",
+                refuse=set(CLOSED),
+                at=at,
+                data=data,
+                update=update,
+                session=tx,
+            )
+
+    def _hold_price(
+        self, session: Session, row: BookingRow, amount: str, action: str, refuse: set[BookingStatus]
+    ) -> None:
+        """A refused state is said first; then a price above what the customer agreed to is held."""
+        self._refuse(row, action, refuse)
+        hold_if_over_estimate(session, row, Decimal(amount), self.rt.business)
 
     def no_show(
         self, ref: str, *, at: str | datetime | None = None, session: Session | None = None

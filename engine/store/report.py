@@ -3,9 +3,11 @@
 A playbook's ``promise`` names the event its window promises (``arrival``:
 ``job.started``; ``ready``: ``job.ready``). A booking is late when that event
 came after ``promised_end``; a delay is announced in time when its first delay
-notice was sent before the promised start. Beside the metrics: each step's
-figures (engine/store/step_figures.py) and how wide the promised windows
-would have to be to be kept (engine/core/calibration.py).
+notice was sent before the promised start, and for ``ready`` also when its
+first ready-later notice (``job.ready_delayed``) was sent before
+``promised_end``. Beside the metrics: each step's figures
+(engine/store/step_figures.py) and how wide the promised windows would have
+to be to be kept (engine/core/calibration.py).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from engine.core import timing
 from engine.core.calibration import MIN_BOOKINGS, TARGET_RATE, Kept, calibrate
+from engine.core.pricing import price_figures
 from engine.messages.report_text import calibration_sentence
 from engine.store.step_figures import booking_tallies, step_rows
 from engine.store.tables import BookingRow, FindingRow, HistoryRow, MessageRow
@@ -41,7 +44,7 @@ class _Facts:
     status: str
     confirmed: bool
     late_minutes: float | None  # None: the promised event has not happened
-    notice_lead: float | None  # minutes before the promised start the first delay notice went
+    notice_lead: float | None  # minutes before the promise the first delay (or ready-later) notice went
     notice_before_event: bool
     ready_lead: float | None
     over_estimate: bool
@@ -134,12 +137,19 @@ def booking_facts(session: Session, loaded: _Booking, promise: str) -> _Facts:
 
     notices = sorted(m.sent_at for m in messages if m.sent_at and triggered_by(m, "booking.delayed"))
     readies = sorted(m.sent_at for m in messages if m.sent_at and triggered_by(m, "job.ready"))
+    leads = [_minutes(booking.promised_start - notices[0])] if notices else []
+    if promise == "ready":
+        # A ready time moved while the job is in hand is told against the ready promise.
+        later = sorted(m.sent_at for m in messages if m.sent_at and triggered_by(m, "job.ready_delayed"))
+        if later:
+            leads.append(_minutes(booking.promised_end - later[0]))
+            notices = sorted([*notices, later[0]])
     first_notice = notices[0] if notices else None
     return _Facts(
         status=booking.status,
         confirmed=booking.confirmed or "confirmed" in anchors,
         late_minutes=late,
-        notice_lead=_minutes(booking.promised_start - first_notice) if first_notice else None,
+        notice_lead=max(leads) if leads else None,
         notice_before_event=bool(first_notice and event_at and first_notice <= event_at),
         ready_lead=_minutes(booking.promised_end - readies[0]) if readies else None,
         over_estimate=_over_estimate(session, booking),
@@ -154,14 +164,15 @@ def booking_facts(session: Session, loaded: _Booking, promise: str) -> _Facts:
 
 
 def _over_estimate(session: Session, booking: BookingRow) -> bool:
+    """A final price above estimate + approved extras, whether or not staff confirmed it."""
     estimate = (booking.facts or {}).get("estimate")
     if estimate is None or booking.final_price is None:
         return False
     approved = session.scalars(
         select(FindingRow.price).where(FindingRow.booking_id == booking.id, FindingRow.decision == "approved")
     )
-    allowed = Decimal(str(estimate)) + sum((Decimal(p) for p in approved if p), Decimal(0))
-    return Decimal(booking.final_price) > allowed
+    figures = price_figures(Decimal(booking.final_price), estimate, approved)
+    return figures is not None and figures.over
 
 
 def _bookings(session: Session, business_id: str, since: datetime, until: datetime) -> list[_Booking]:
@@ -207,6 +218,33 @@ def _calibration(bookings: list[_Booking], promise: str, locale: str) -> dict[st
     }
 
 
+def _per_assignee(
+    per_playbook: Mapping[str, list[_Booking]],
+    facts: Mapping[str, list[_Facts]],
+    promises: Mapping[str, str],
+    locale: str,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The metrics of each assignee's bookings, and their promise calibration per playbook."""
+    mine: dict[str, list[_Facts]] = {}
+    theirs: dict[str, dict[str, list[_Booking]]] = {}
+    for pid, bookings in per_playbook.items():
+        for booking, fact in zip(bookings, facts[pid], strict=True):
+            if name := booking.row.assignee:
+                mine.setdefault(name, []).append(fact)
+                theirs.setdefault(name, {}).setdefault(pid, []).append(booking)
+    names = sorted(mine, key=str.casefold)
+    return (
+        {name: metrics(mine[name]) for name in names},
+        {
+            name: {
+                pid: _calibration(bookings, promises.get(pid, "arrival"), locale)
+                for pid, bookings in theirs[name].items()
+            }
+            for name in names
+        },
+    )
+
+
 def report(
     session: Session,
     *,
@@ -217,20 +255,22 @@ def report(
     step_ids: Mapping[str, Sequence[str]] | None = None,
     locale: str = "en",
 ) -> dict[str, Any]:
-    """Metrics per playbook and overall for bookings promised to start in [since, until),
-    each playbook's figures per step (its ``step_ids`` first, in order), and its promise
-    calibration with a sentence in ``locale``."""
+    """Metrics per playbook, per assignee and overall for bookings promised to start in
+    [since, until), each playbook's figures per step (its ``step_ids`` first, in order), and
+    its promise calibration (also per assignee) with a sentence in ``locale``."""
     per_playbook = _per_playbook(_bookings(session, business_id, since, until))
     facts = {
         pid: [booking_facts(session, b, promises.get(pid, "arrival")) for b in bookings]
         for pid, bookings in per_playbook.items()
     }
     order = step_ids or {}
+    assignees, assignee_calibration = _per_assignee(per_playbook, facts, promises, locale)
     return {
         "since": timing.utc_z(since),
         "until": timing.utc_z(until),
         "overall": metrics(f for items in facts.values() for f in items),
         "playbooks": {pid: metrics(items) for pid, items in facts.items()},
+        "assignees": assignees,
         "steps": {
             pid: step_rows(
                 (booking_tallies(b.messages, b.history.values()) for b in bookings), order.get(pid, ())
@@ -241,6 +281,7 @@ def report(
             pid: _calibration(bookings, promises.get(pid, "arrival"), locale)
             for pid, bookings in per_playbook.items()
         },
+        "assignee_calibration": assignee_calibration,
     }
 
 

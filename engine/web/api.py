@@ -28,11 +28,15 @@ from engine.runtime import Runtime
 from engine.services.booking_input import BookingInput
 from engine.services.bookings import BookingService
 from engine.services.importer import CSV_NAMES, JSON_NAMES, ImportRow, RowError, import_rows, read_csv
+from engine.services.on_my_way import on_my_way
+from engine.services.ready_delay import ReadyDelays
+from engine.store import actors
 from engine.store.serialise import booking_json, history_json
 from engine.store.tables import BookingRow, FindingRow
 from engine.store.tokens import verify_token
 from engine.web import i18n
 from engine.web import models as m
+from engine.web.assignments import api_assign_route
 from engine.web.calendar import current_invite, method_for
 from engine.web.errors import ApiError, validation_error
 
@@ -87,6 +91,7 @@ def _booking_input(body: m.BookingFields, playbook: str) -> BookingInput:
         timezone=body.timezone,
         location=body.location,
         facts=dict(body.facts),
+        assignee=body.assignee,
     )
 
 
@@ -133,16 +138,21 @@ class Api:
         self.rt = runtime
         self.service = BookingService(runtime)
 
-    def authorize(self, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str:
-        name = None
-        if credentials is not None:
-            with self.rt.database.session() as session:
-                name = verify_token(session, business_id=self.rt.business.id, token=credentials.credentials)
+    async def authorize(self, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str:
+        """The token's name; what the request then does is written as ``token:<name>``."""
+        name = await run_in_threadpool(self._token_name, credentials)
         if name is None:
             error = ApiError(401, "unauthorized", "a valid API token is required (Authorization: Bearer ...)")
             error.headers["WWW-Authenticate"] = "Bearer"
             raise error
+        actors.set_current(actors.token(name))  # the request's own task: it ends with the request
         return name
+
+    def _token_name(self, credentials: HTTPAuthorizationCredentials | None) -> str | None:
+        if credentials is None:
+            return None
+        with self.rt.database.session() as session:
+            return verify_token(session, business_id=self.rt.business.id, token=credentials.credentials)
 
     def get_row(self, session: Session, ref: str) -> BookingRow:
         if "\x00" in ref:
@@ -274,6 +284,7 @@ def api_router(runtime: Runtime) -> APIRouter:
     _booking_routes(router, api)
     _event_routes(router, api, api.service)
     _other_routes(router, api)
+    api_assign_route(router, api)
     return router
 
 
@@ -360,6 +371,17 @@ def _event_routes(router: APIRouter, api: Api, svc: BookingService) -> None:
             ),
         )
 
+    ready_later = ReadyDelays(api.rt, svc)
+
+    @route("delay-ready", "Ready later (promise: ready): {minutes} or {until}, optional reason")
+    def delay_ready(ref: str, body: m.DelayIn) -> dict[str, Any]:
+        return api.act(
+            ref,
+            lambda s: ready_later.delay_ready(
+                ref, minutes=body.minutes, until=body.until, reason=body.reason, at=body.at, session=s
+            ),
+        )
+
     @route("reschedule", "A newly agreed time")
     def reschedule(ref: str, body: m.RescheduleIn) -> dict[str, Any]:
         return api.act(
@@ -374,13 +396,25 @@ def _event_routes(router: APIRouter, api: Api, svc: BookingService) -> None:
     def ready(ref: str, body: m.ReadyIn | None = None) -> dict[str, Any]:
         b = body or m.ReadyIn()
         price = None if b.price is None else str(b.price)
-        return api.act(ref, lambda s: svc.ready(ref, price=price, pickup=b.pickup, at=b.at, session=s))
+        return api.act(
+            ref,
+            lambda s: svc.ready(
+                ref, price=price, pickup=b.pickup, at=b.at, confirm_price=b.confirm_price, session=s
+            ),
+        )
 
     @route("complete", "Job completed")
     def complete(ref: str, body: m.CompleteIn | None = None) -> dict[str, Any]:
         b = body or m.CompleteIn()
         price = None if b.price is None else str(b.price)
-        return api.act(ref, lambda s: svc.complete(ref, price=price, at=b.at, session=s))
+        return api.act(
+            ref, lambda s: svc.complete(ref, price=price, at=b.at, confirm_price=b.confirm_price, session=s)
+        )
+
+    @route("on-my-way", "Staff set off: the staff.on_my_way event, with the expected arrival")
+    def on_my_way_route(ref: str, body: m.OnMyWayIn | None = None) -> dict[str, Any]:
+        b = body or m.OnMyWayIn()
+        return api.act(ref, lambda s: on_my_way(svc, ref, eta=b.eta, at=b.at, session=s))
 
     @route("no-show", "The customer did not come")
     def no_show(ref: str, body: m.AtIn | None = None) -> dict[str, Any]:

@@ -101,8 +101,10 @@ def install(app: FastAPI, html: HtmlRenderer) -> None:
         if status >= 500:
             log.error("configuration error on %s: %s", request.url.path, exc)
         body = error_body(exc.code, exc.message, exc.field)
-        if isinstance(exc, ConflictError) and exc.current is not None:
-            body["error"]["booking"] = exc.current
+        if isinstance(exc, ConflictError):
+            body["error"].update(exc.details())
+            if exc.current is not None:
+                body["error"]["booking"] = exc.current
         return respond(request, status, body)
 
     @app.exception_handler(ApiError)

@@ -92,6 +92,7 @@ def test_stopp_opts_the_number_out_after_one_last_sms(project: Project) -> None:
         "Du er nå meldt av og får ingen flere SMS fra Fjordbyen Bil & Rør AS. Ombestemmer du deg, svar START."
     )
     tuesday = "2026-11-24T09:15:00+01:00"
+    project.run("on-my-way", "P-100", now=tuesday)
     project.run("dispatch", "--once", now=tuesday)
     on_my_way = next(m for m in project.json("messages", "P-100", now=tuesday) if m["step"] == "on_my_way")
     assert (on_my_way["status"], on_my_way["reason"]) == ("skipped", "opted_out")

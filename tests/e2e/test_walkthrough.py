@@ -66,13 +66,13 @@ def test_booking_then_one_pass_writes_a_confirmation_email_with_invite_and_an_sm
     assert event.decoded("DTSTART").isoformat() == "2026-11-24T10:00:00+01:00"
 
 
-def test_delay_at_0800_sends_the_new_window_before_10_and_moves_pending_reminders(
+def test_delay_at_0800_sends_the_new_window_before_10_and_on_my_way_then_names_the_new_time(
     project: Project,
 ) -> None:
     book_plumber(project)
     project.run("dispatch", "--once", now=MONDAY_NOON)
     before = {m["step"]: m for m in project.json("messages", "P-100", now=MONDAY_NOON)}
-    assert before["on_my_way"]["status"] == "planned"
+    assert "on_my_way" not in before  # sent when the plumber sets off, never on a timer
 
     project.run("delay", "P-100", "--minutes", "180", now=TUESDAY_0800)
     project.run("dispatch", "--once", now=TUESDAY_0800)
@@ -84,12 +84,13 @@ def test_delay_at_0800_sends_the_new_window_before_10_and_moves_pending_reminder
     notice = next(m for m in rows if m["step"] == "delay_notice" and m["channel"] == "sms")
     assert notice["status"] == "sent"
     assert datetime.fromisoformat(notice["sent_at"]) < datetime.fromisoformat("2026-11-24T10:00:00+01:00")
-    on_my_way = next(m for m in rows if m["step"] == "on_my_way")
-    assert on_my_way["id"] == before["on_my_way"]["id"]
-    moved = datetime.fromisoformat(on_my_way["due_at"]) - datetime.fromisoformat(
-        before["on_my_way"]["due_at"]
-    )
-    assert moved.total_seconds() == 3 * 3600
+    assert not any(m["step"] == "on_my_way" for m in rows)
+
+    # The plumber sets off at 12:20; the arrival defaults to the delayed start.
+    project.run("on-my-way", "P-100", now="2026-11-24T12:20:00+01:00")
+    project.run("dispatch", "--once", now="2026-11-24T12:20:00+01:00")
+    [on_my_way] = [s for s in project.sms_files() if s["step"] == "on_my_way"]
+    assert "Rørleggeren er på vei og er hos deg ca. kl. 13:00." in on_my_way["body"]
 
 
 def test_complete_plans_the_review_request_two_hours_later(project: Project) -> None:

@@ -13,6 +13,7 @@ from engine.channels.base import OutgoingMessage
 from engine.cli.main import cli
 from engine.exceptions import PermanentChannelError
 from engine.services.inbound import Inbound
+from engine.services.on_my_way import on_my_way
 from engine.store.report import report
 from tests.integration.world import OSLO, REPO, World
 
@@ -23,6 +24,8 @@ PLUMBER_STEPS = [
     "delay_notice",
     "completion_summary",
     "review_request",
+    "recovery_call_back",
+    "review_link",
 ]
 ANNA, BJORN, CECILIE = "+4791111111", "+4792222222", "+4793333333"
 
@@ -98,6 +101,7 @@ def three_plumber_visits(world: World) -> None:
     assert Inbound(world.rt).reply(ANNA, "JA").action == "confirm"
     world.dispatcher.run_until_idle()  # the reply_confirm acknowledgement
     world.at(2026, 11, 24, 8, 15)
+    on_my_way(world.service, "CECILIE")  # the plumber sets off
     world.dispatcher.run_until_idle()  # Cecilie's "on my way"
     inbound = Inbound(world.rt)
     assert (
@@ -113,6 +117,8 @@ def three_plumber_visits(world: World) -> None:
         == "delivered"
     )
     world.at(2026, 11, 26, 9, 15)
+    on_my_way(world.service, "ANNA")
+    on_my_way(world.service, "BJORN")
     world.dispatcher.run_until_idle()  # "on my way" to Anna; Bjørn's number refuses it
     world.at(2026, 11, 26, 9, 30)
     world.service.delay("BJORN", minutes=60, reason="forrige jobb tok lengre tid")
@@ -126,7 +132,8 @@ def three_plumber_visits(world: World) -> None:
     world.dispatcher.run_until_idle()  # Anna's review request
     world.at(2026, 11, 26, 14, 30)
     assert inbound.reply(ANNA, "9").action == "score"
-    world.dispatcher.run_until_idle()  # the reply_score acknowledgement
+    world.at(2026, 11, 26, 14, 31)  # a pass after her reply: her 9 answers the review request
+    world.dispatcher.run_until_idle()  # the review link her 9 earned
 
 
 def figures(**given: Any) -> dict[str, Any]:
@@ -149,7 +156,7 @@ def test_every_step_says_what_it_planned_sent_lost_and_got_back(world: World) ->
     three_plumber_visits(world)
     steps = run_report(world)["steps"]["plumber_visit"]
     # The playbook's steps in its order, then the shared ones by name.
-    assert [row["step"] for row in steps] == [*PLUMBER_STEPS, "invite_update", "reply_confirm", "reply_score"]
+    assert [row["step"] for row in steps] == [*PLUMBER_STEPS, "invite_update", "reply_confirm"]
     by_step = {row.pop("step"): row for row in steps}
     # Email and SMS to all three (deliver: all); Anna's JA answers the confirmation SMS.
     assert by_step["confirmation"] == figures(planned=6, sent=6, replies=1)
@@ -166,8 +173,10 @@ def test_every_step_says_what_it_planned_sent_lost_and_got_back(world: World) ->
     assert by_step["invite_update"] == figures(planned=1, sent=1)  # his calendar's new time, by email
     assert by_step["completion_summary"] == figures(planned=1, sent=1)  # Anna's, by email
     assert by_step["review_request"] == figures(planned=1, sent=1, replies=1)  # her 9 answers it
-    # Acknowledgements of her replies are not what a customer answers: no replies of their own.
-    assert by_step["reply_confirm"] == by_step["reply_score"] == figures(planned=1, sent=1)
+    # Answers to her replies are not what a customer answers: no replies of their own. Her 9
+    # is answered by the playbook's review link, a step that planned nothing for the others.
+    assert by_step["reply_confirm"] == by_step["review_link"] == figures(planned=1, sent=1)
+    assert by_step["recovery_call_back"] == figures()
 
 
 def test_steps_the_cli_and_its_json_agree(world: World) -> None:

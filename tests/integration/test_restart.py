@@ -26,6 +26,7 @@ from engine.core.clock import FixedClock
 from engine.runtime import Runtime
 from engine.services.booking_input import BookingInput
 from engine.services.bookings import BookingService
+from engine.services.on_my_way import on_my_way
 from engine.store.db import Database, alembic_config
 from engine.store.tables import HistoryRow, MessageRow
 from tests.conftest import Project
@@ -33,7 +34,7 @@ from tests.integration.workers import database_snapshot, settings_for, worker_en
 
 NOW = "2026-11-23T12:00:00+01:00"  # Monday noon
 DAY_BEFORE = "2026-11-24T17:00:30+01:00"  # the reminders are due at 17:00
-ON_MY_WAY = "2026-11-25T09:15:30+01:00"  # 45 minutes before the 10:00 visits
+ON_MY_WAY = "2026-11-25T09:15:30+01:00"  # the plumbers set off for the 10:00 visits
 REFS = ("P-1", "P-2", "P-3")
 STOP_TIMEOUT = 30.0  # seconds of real time
 
@@ -76,10 +77,23 @@ def book_three(database_url: str) -> list[int]:
     assert sorted({(step, channel) for _, step, channel in planned}) == [
         ("confirmation", "email"),
         ("confirmation", "sms"),
-        ("on_my_way", "sms"),
         ("reminder_day_before", "sms"),
     ]
     return sorted(i for i, _, _ in planned)
+
+
+def on_my_way_three(database_url: str, now: str) -> list[int]:
+    """The plumbers set off for the three visits at ``now``: the ids of the "on my way" SMS planned."""
+    rt = Runtime(settings_for(database_url), clock=FixedClock(datetime.fromisoformat(now)))
+    service = BookingService(rt)
+    for ref in REFS:
+        on_my_way(service, ref)
+    with rt.database.session() as s:
+        planned = s.scalars(
+            select(MessageRow.id).where(MessageRow.step == "on_my_way", MessageRow.status == "planned")
+        ).all()
+    rt.close()
+    return sorted(planned)
 
 
 def dispatch_once(project: Project, now: str) -> dict[str, Any]:
@@ -136,6 +150,7 @@ def test_stopping_and_starting_dispatchers_resends_nothing_and_loses_nothing(
 
     run_dispatcher_until(project, DAY_BEFORE, database_url, sent=9)  # stopped once the reminders went
     assert dispatch_once(project, DAY_BEFORE)["sent"] == 0  # started again: nothing to resend
+    planned += on_my_way_three(database_url, ON_MY_WAY)
     assert dispatch_once(project, ON_MY_WAY)["sent"] == 3
 
     final = {m["id"]: m["status"] for m in database_snapshot(database_url)["messages"]}
@@ -170,7 +185,8 @@ def test_upgrading_an_existing_database_keeps_its_data(deployment: Project, data
     BookingService(rt).delay("P-2", minutes=20, reason="traffic")
     rt.close()
     before = database_snapshot(database_url)
-    assert len(before["messages"]) >= 12 and len(before["history"]) >= 20
+    # Three bookings' confirmations (email, SMS) and reminders, P-2's delay notice and invite update.
+    assert len(before["messages"]) >= 11 and len(before["history"]) >= 20
 
     project.run("init-db")
     db = Database(database_url)
@@ -211,7 +227,8 @@ def test_a_database_written_at_the_first_revision_upgrades_and_carries_on(
     book_three(database_url)
     dispatch_once(project, NOW)
     before = snapshot_of(database_url, KEPT_TABLES)
-    assert len(before["messages"]) >= 12 and len(before["history"]) >= 20
+    # Three bookings' confirmations (email, SMS) and reminders.
+    assert len(before["messages"]) >= 9 and len(before["history"]) >= 20
 
     project.run("init-db")
 

@@ -92,7 +92,11 @@ def test_job_events_with_at_and_the_history(api: TestClient, deployment: Deploym
         "must_fix": False,
         "decision": "pending",
     }
-    ready = api.post("/api/v1/bookings/API-1/ready", json={"price": 5340, "pickup": "2026-11-23T16:00"})
+    # Above the 3450 estimate with the finding not approved: staff confirm the price (else 409).
+    ready = api.post(
+        "/api/v1/bookings/API-1/ready",
+        json={"price": 5340, "pickup": "2026-11-23T16:00", "confirm_price": True},
+    )
     assert ready.json()["status"] == "ready" and ready.json()["final_price"] == "5340.00"
     assert api.post("/api/v1/bookings/API-1/complete").json()["status"] == "completed"
     history = api.get("/api/v1/bookings/API-1/history").json()

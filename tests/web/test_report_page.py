@@ -20,6 +20,7 @@ from engine.channels.factory import build_channels
 from engine.dispatch.dispatcher import Dispatcher
 from engine.services.booking_input import BookingInput
 from engine.services.inbound import Inbound
+from engine.services.on_my_way import on_my_way
 from engine.web.report_page import Geometry
 from tests.web.conftest import (
     MONDAY_MORNING,
@@ -59,7 +60,7 @@ def at(day: date, hour: int, minute: int = 0) -> datetime:
 
 def twelve_visits(world: Deployment) -> None:
     """Each visit as it happens, in time order: booked two days ahead, the day-before reminder
-    at 17:00 (the first customer answers it "JA" at 17:30), "on my way" at 09:15, the start
+    at 17:00 (the first customer answers it "JA" at 17:30), the plumber on the way at 09:15, the start
     reported at 16:00. The dispatcher runs at each of those times."""
     dispatcher = Dispatcher(world.rt, build_channels(world.rt))
     happenings: list[tuple[datetime, Callable[[], object]]] = []
@@ -77,6 +78,7 @@ def twelve_visits(world: Deployment) -> None:
         started = (at(day, 10) + timedelta(minutes=came)).isoformat()
         happenings += [
             (at(day - timedelta(days=2), 9), partial(world.service.book, visit)),
+            (at(day, 9, 15), partial(on_my_way, world.service, visit.ref)),  # the plumber sets off
             (at(day, 16), partial(world.service.start, visit.ref, at=started)),
         ]
     first_evening = at(VISITS[0][0] - timedelta(days=1), 17, 30)
@@ -96,6 +98,7 @@ def twelve_visits(world: Deployment) -> None:
     world.clock.set(MONDAY_MORNING)
 
 
+@pytest.mark.parametrize("deployment", ["nb"], indirect=True)  # the business's Norwegian texts
 def test_the_api_report_carries_steps_and_calibration(deployment: Deployment, api: TestClient) -> None:
     twelve_visits(deployment)
     answer = api.get("/api/v1/report", params={"since": "2026-10-01T00:00", "until": "2026-12-01T00:00"})
@@ -138,6 +141,7 @@ def test_the_api_report_carries_steps_and_calibration(deployment: Deployment, ap
     assert list(steps)[6:] == ["reply_confirm"]
 
 
+@pytest.mark.parametrize("deployment", ["nb"], indirect=True)  # the business's Norwegian texts
 def test_the_page_draws_dated_weeks_in_a_scalable_chart(deployment: Deployment, client: TestClient) -> None:
     twelve_visits(deployment)
     login(client)
@@ -147,12 +151,10 @@ def test_the_page_draws_dated_weeks_in_a_scalable_chart(deployment: Deployment, 
     assert html.count(view_box) == 6 and html.count("<rect") == 6 * 8
     weeks = re.findall(r'<text class="bar-week"[^>]*>([^<]*)</text>', html)
     assert weeks == MONDAYS["nb"] * 6
-    assert "week 41: 100%" in html  # 7 and 8 October: both plumbers within 30 minutes
-    assert "week 47: 50%" in html and "week 48: -" in html  # one of two late; none this week
+    assert "uke 41: 100%" in html  # 7 and 8 October: both plumbers within 30 minutes
+    assert "uke 47: 50%" in html and "uke 48: -" in html  # one of two late; none this week
     assert "Ankomstvinduene på 30 minutter ble holdt i 50\u00a0% av tilfellene" in html
-    assert (
-        '<tr class="suggested"><td>75 min</td><td colspan="2">would have kept</td><td>91%</td></tr>' in html
-    )
+    assert '<tr class="suggested"><td>75 min</td><td colspan="2">ville holdt</td><td>91%</td></tr>' in html
     assert 'data-playbook="plumber_visit"' in html and '<td class="step">on_my_way</td>' in html
 
 
