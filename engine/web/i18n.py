@@ -1,4 +1,4 @@
-"""The customer page's words in Norwegian, Danish and English, and its dates and prices.
+"""The pages' words in Norwegian, Danish and English (the customer's; staff's in staff_words), dates, prices.
 
 Dates, times and money print through engine/messages/formatting.py, as the
 messages do: a price or a day on the page reads as in the SMS or email that
@@ -10,8 +10,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
+from babel import Locale
+from markupsafe import Markup, escape
+
 from engine.core.playbooks import OptionSpec, Playbook
 from engine.messages import formatting
+from engine.web.staff_words import STAFF
 
 LOCALES = ("nb", "da", "en")
 
@@ -188,6 +192,35 @@ STRINGS: dict[str, dict[str, str]] = {
 
 def words(locale: str) -> dict[str, str]:
     return STRINGS.get(locale, STRINGS["en"])
+
+
+class StaffWords:
+    """The staff pages' words in one locale: ``t.log_in`` in a template, ``t("send_to", name=...)``
+    to fill fields, ``t.plural("bookings", n)`` for a count (CLDR's plural rule, through babel)."""
+
+    def __init__(self, locale: str) -> None:
+        self.locale = locale if locale in STAFF else "en"
+        self._words = {**STAFF["en"], **STAFF[self.locale]}
+        self._plural = Locale.parse(self.locale).plural_form
+
+    def __getattr__(self, key: str) -> str:
+        if key.startswith("_"):
+            raise AttributeError(key)
+        return self(key)
+
+    def __call__(self, key: str, default: str | None = None, **fields: object) -> str:
+        """The catalog's text is the project's own markup; a default or a field is escaped."""
+        if key not in self._words:
+            return escape(key if default is None else default)
+        text = Markup(self._words[key])
+        return text.format(**fields) if fields else text
+
+    def plural(self, key: str, n: int, **fields: object) -> str:
+        return self(f"{key}_{self._plural(n)}", None, n=n, **fields)
+
+
+def staff_words(locale: str) -> StaffWords:
+    return StaffWords(locale)
 
 
 def day(value: date, locale: str) -> str:

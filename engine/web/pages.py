@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import phonenumbers
+from babel.dates import format_date
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from engine.messages import formatting
 from engine.runtime import Runtime
 from engine.web import i18n
 from engine.web.security import CSRF_COOKIE, Signer, new_csrf_cookie
@@ -22,22 +24,17 @@ from engine.web.security import CSRF_COOKIE, Signer, new_csrf_cookie
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
+WHEN_DAY = {"nb": "d. MMM", "da": "d. MMM", "en": "d MMM"}
 STATUS_COLOURS = ("booked", "confirmed", "started", "ready", "completed", "cancelled", "no_show")
-STAFF_ERRORS = {
-    401: "Please log in.",
-    403: "That form has expired or did not come from this site. Go back, reload and try again.",
-    404: "Not found.",
-    409: "The booking's state does not allow that.",
-    422: "Please check the value you entered.",
-    429: "Too many attempts. Wait a little and try again.",
-}
 
 
-def _when(iso: str | None) -> str:
-    """``2026-11-24T10:00:00+01:00`` as ``24 Nov 10:00`` (the booking's own offset, as printed)."""
+def _when(iso: str | None, locale: str) -> str:
+    """``2026-11-24T10:00:00+01:00`` as ``24 Nov 10:00`` / ``24. nov. 10:00`` (the offset as printed)."""
     if not iso:
         return ""
-    return datetime.fromisoformat(iso).strftime("%d %b %H:%M").lstrip("0")
+    moment = datetime.fromisoformat(iso)
+    day = format_date(moment, WHEN_DAY.get(locale, "d MMM"), locale=formatting.locale_of(locale))
+    return f"{day} {formatting.clock(moment, locale)}"
 
 
 def _phone(number: str | None) -> str:
@@ -58,9 +55,13 @@ class Pages:
         self.templates = Jinja2Templates(directory=str(TEMPLATES))
         env = self.templates.env
         env.globals["business"] = runtime.business
+        # Staff pages speak the business's language; the customer's page its own (``w``).
+        staff_words = i18n.staff_words(runtime.business.default_locale)
+        env.globals["t"] = staff_words
+        env.globals["staff_locale"] = staff_words.locale
         env.filters["day"] = i18n.day
         env.filters["clock"] = i18n.clock
-        env.filters["when"] = _when
+        env.filters["when"] = lambda iso: _when(iso, staff_words.locale)
         env.filters["phone"] = _phone
         env.filters["money"] = lambda amount: i18n.money(
             amount, runtime.business.currency, runtime.business.default_locale
@@ -90,14 +91,15 @@ class Pages:
         return response
 
     def error_page(self, request: Request, status: int, code: str, message: str) -> Response:
-        """The HTML error page: the customer's words on ``/b/``, plain English on ``/staff``."""
+        """The HTML error page in the business's language: the customer's words on ``/b/``, staff's
+        elsewhere (the hint, the engine's own one line, stays as the API gives it)."""
         customer = request.url.path.startswith("/b/")
-        locale = self.rt.business.default_locale if customer else "en"
-        words = i18n.words(locale)
+        words = i18n.words(self.rt.business.default_locale)
         if customer:
             title = words["bad_link"] if status == 403 else words["error"]
             hint = words["bad_link_hint"] if status == 403 else message
         else:
-            title, hint = STAFF_ERRORS.get(status, "Something went wrong."), message
+            staff = i18n.staff_words(self.rt.business.default_locale)
+            title, hint = staff(f"error_{status}", staff.error_other), message
         context = {"title": title, "hint": hint, "status": status, "customer": customer, "words": words}
         return self.render(request, "error.html", context, status)

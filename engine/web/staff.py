@@ -24,7 +24,7 @@ from engine.services.bookings import BookingService
 from engine.store.serialise import history_json
 from engine.store.tables import BookingRow
 from engine.store.tokens import active_token
-from engine.web import board
+from engine.web import board, i18n
 from engine.web.api import booking_out
 from engine.web.errors import ApiError
 from engine.web.notices import preview_delay
@@ -194,7 +194,7 @@ def _board_routes(router: APIRouter, staff: StaffBoard) -> None:
             cards=cards,
             alerts=alerts,
             late_steps=LATE_STEPS,
-            flash=_flash(done, ref),
+            flash=_flash(done, ref, staff),
             prev_day=shown - timedelta(days=1),
             next_day=shown + timedelta(days=1),
         )
@@ -227,7 +227,7 @@ def _board_routes(router: APIRouter, staff: StaffBoard) -> None:
             booking=data,
             history=history,
             late_steps=LATE_STEPS,
-            flash=_flash(done, ref),
+            flash=_flash(done, ref, staff),
             day=staff.day_of(row),
         )
         return staff.pages.render(request, "staff_booking.html", context)
@@ -276,10 +276,11 @@ def _until(staff: StaffBoard, row: BookingRow, until: str | None) -> str | None:
     return datetime.combine(local.date(), clock).isoformat(timespec="minutes")
 
 
-def _flash(done: str | None, ref: str | None) -> str | None:
+def _flash(done: str | None, ref: str | None, staff: StaffBoard) -> str | None:
     if done not in DONE:
         return None
-    return f"{ref}: {DONE[done]}" if ref else DONE[done]
+    text = i18n.staff_words(staff.rt.business.default_locale)(f"done_{done}", DONE[done])
+    return f"{ref}: {text}" if ref else text
 
 
 def _action_routes(router: APIRouter, staff: StaffBoard) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -114,9 +115,25 @@ def make_deployment(
     )
 
 
+def business_in(folder: Path, locale: str, **changes: Any) -> Path:
+    """The demo's business.yaml with ``default_locale: locale`` (and ``changes``), written in ``folder``.
+
+    The staff pages speak the business's language: the web tests read them in English unless
+    a test asks for the demo's Norwegian (``@pytest.mark.parametrize("deployment", ["nb"],
+    indirect=True)``), as those asserting the business's Norwegian texts do.
+    """
+    profile = yaml.safe_load((REPO / "business.yaml").read_text(encoding="utf-8"))
+    profile.update(default_locale=locale, **changes)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"business-{locale}.yaml"
+    path.write_text(yaml.safe_dump(profile, allow_unicode=True), encoding="utf-8")
+    return path
+
+
 @pytest.fixture
-def deployment(tmp_path: Path, migrated: Path) -> Iterator[Deployment]:
-    world = make_deployment(tmp_path / "deploy", migrated)
+def deployment(request: pytest.FixtureRequest, tmp_path: Path, migrated: Path) -> Iterator[Deployment]:
+    locale = getattr(request, "param", "en")
+    world = make_deployment(tmp_path / "deploy", migrated, business_file=business_in(tmp_path, locale))
     yield world
     world.rt.close()
 

@@ -72,6 +72,7 @@ def served(tmp_path: Path, migrated: Path) -> Iterator[tuple[Deployment, str]]:
     """A deployment whose SMS sender is alphanumeric, so messages carry the page link; and its URL."""
     profile = yaml.safe_load((REPO / "business.yaml").read_text(encoding="utf-8"))
     profile["sms_sender"] = "Fjordbyen"
+    profile["default_locale"] = "en"  # the staff pages in English; the customers' own pages in Norwegian
     business = tmp_path / "business.yaml"
     business.write_text(yaml.safe_dump(profile, allow_unicode=True), encoding="utf-8")
     with serve(tmp_path / "deploy", migrated, business, _free_port()) as pair:

@@ -58,6 +58,7 @@ def test_the_customer_page_prints_money_day_and_window_as_the_message(
     assert window in page
 
 
+@pytest.mark.parametrize("deployment", ["nb"], indirect=True)  # the business's Norwegian texts
 def test_the_staff_page_prints_money_as_the_message_in_the_business_locale(
     deployment: Deployment, client: TestClient, tmp_path: Path
 ) -> None:

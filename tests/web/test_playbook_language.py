@@ -3,6 +3,7 @@ invite, the business's on the board and in the API (business.yaml: default_local
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.web.conftest import Deployment, login
@@ -32,6 +33,7 @@ def test_a_cancelled_invite_is_named_in_the_customers_language(
     assert "SUMMARY:Aflyst: VVS-besøg - Fjordbyen Bil & Rør AS" in invite
 
 
+@pytest.mark.parametrize("deployment", ["nb"], indirect=True)  # the business's Norwegian texts
 def test_staff_see_the_title_in_the_businesss_language(deployment: Deployment, client: TestClient) -> None:
     deployment.book("P-3", playbook="plumber_visit", locale="en", phone="+4793456789")
     login(client)
@@ -40,6 +42,7 @@ def test_staff_see_the_title_in_the_businesss_language(deployment: Deployment, c
     assert "Rørleggerbesøk" in client.get("/staff/b/P-3").text
 
 
+@pytest.mark.parametrize("deployment", ["nb"], indirect=True)  # the business's Norwegian texts
 def test_the_api_lists_titles_and_labels_in_the_businesss_language_and_per_locale(api: TestClient) -> None:
     playbooks = {p["id"]: p for p in api.get("/api/v1/playbooks").json()}
     car, plumber = playbooks["car_service"], playbooks["plumber_visit"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 
 from engine.runtime import Runtime
@@ -14,6 +15,7 @@ from engine.web.security import SESSION_COOKIE
 from tests.web.conftest import PUBLIC, Deployment, form_csrf, login
 
 
+@pytest.mark.parametrize("deployment", ["nb"], indirect=True)  # the business's Norwegian texts
 def test_a_forged_altered_or_expired_link_is_403(deployment: Deployment, client: TestClient) -> None:
     deployment.book()
     token = deployment.link("C-1")

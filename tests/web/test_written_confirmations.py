@@ -116,6 +116,7 @@ def test_approving_extra_work_names_the_work_and_its_price(
     assert inbox.dispatch() == []
 
 
+@pytest.mark.parametrize("deployment", ["nb"], indirect=True)  # the business's Norwegian texts
 def test_declining_extra_work_is_confirmed_and_staff_are_alerted(
     deployment: Deployment, client: TestClient, inbox: Inbox
 ) -> None:
@@ -164,6 +165,7 @@ def test_an_option_choice_says_what_was_chosen(
     assert changed.startswith("Noteret, Kari: vi rydder ikke op og lader emballagen blive efter besøget")
 
 
+@pytest.mark.parametrize("deployment", ["nb"], indirect=True)  # the business's Norwegian texts
 def test_asking_for_another_time_is_answered_and_a_double_tap_sends_nothing(
     deployment: Deployment, client: TestClient, inbox: Inbox
 ) -> None:
@@ -189,6 +191,7 @@ def test_asking_for_another_time_is_answered_and_a_double_tap_sends_nothing(
     assert [step for _, step, _ in to_customer(inbox.dispatch())] == ["reply_change"]
 
 
+@pytest.mark.parametrize("deployment", ["nb"], indirect=True)  # the business's Norwegian texts
 def test_cancelling_is_confirmed_by_the_cancellation_notice_and_staff_are_alerted(
     deployment: Deployment, client: TestClient, inbox: Inbox
 ) -> None:
