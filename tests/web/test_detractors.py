@@ -103,7 +103,10 @@ def test_a_low_score_from_the_page_needs_attention_until_marked_handled_on_the_b
     page = Page(client, deployment, "C-1")
     page.post("score", value="2")
     sent = inbox.dispatch()
-    assert to_staff(sent) == ["Forvent: Kari Nordmann (C-1) ga 2 av 10. Kontakt kunden: kari@example.com."]
+    # Staff read the business's language (the web tests' business: en), the customer hers (da).
+    assert to_staff(sent) == [
+        "Forvent: Kari Nordmann (C-1) scored 2 out of 10. Contact the customer: kari@example.com."
+    ]
     [recovery] = [m for m in sent if m.step == "recovery_call_back"]
     assert (recovery.to, recovery.subject) == ("kari@example.com", "Undskyld – vi kontakter dig")
     assert "Vi kontakter dig for at høre hvad der gik galt" in recovery.body
