@@ -49,10 +49,23 @@ class Card:
     pending_findings: int
     failed_messages: int
     location: str | None
+    on_my_way: bool = False  # its playbook has a step on staff.on_my_way
+    promise: str = "arrival"  # what its window promises: arrival or ready
+    assignee: str | None = None  # who does the job
 
     @property
     def can_delay(self) -> bool:
         return self.status in (B.BOOKED, B.CONFIRMED)
+
+    @property
+    def can_go(self) -> bool:
+        """The "On my way" button: the playbook tells the customer, and the job is still ahead."""
+        return self.on_my_way and self.can_delay
+
+    @property
+    def can_delay_ready(self) -> bool:
+        """The "Ready later" control: a job in hand whose window promises when it is ready."""
+        return self.promise == "ready" and self.status == B.STARTED
 
     @property
     def unconfirmed(self) -> bool:
@@ -140,7 +153,24 @@ def _card(runtime: Runtime, row: BookingRow, customer: CustomerRow | None, pendi
         pending_findings=pending,
         failed_messages=failed,
         location=row.location,
+        on_my_way=_has_on_my_way(runtime, row.playbook),
+        promise=_promise(runtime, row.playbook),
+        assignee=row.assignee,
     )
+
+
+def _promise(runtime: Runtime, playbook_id: str) -> str:
+    try:
+        return runtime.playbooks.get(playbook_id).promise
+    except ForventError:
+        return "arrival"
+
+
+def _has_on_my_way(runtime: Runtime, playbook_id: str) -> bool:
+    try:
+        return bool(runtime.playbooks.get(playbook_id).steps_for("staff.on_my_way"))
+    except ForventError:
+        return False
 
 
 def _title(runtime: Runtime, playbook_id: str) -> str:

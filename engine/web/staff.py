@@ -16,28 +16,38 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from engine.core import timing
 from engine.exceptions import UserInputError
 from engine.runtime import Runtime
 from engine.services.bookings import BookingService
+from engine.services.price_check import PriceOverEstimateError
+from engine.services.staff_users import StaffUsers
+from engine.store import actors
 from engine.store.serialise import history_json
 from engine.store.tables import BookingRow
 from engine.store.tokens import active_token
 from engine.web import board, i18n
 from engine.web.api import booking_out
+from engine.web.assignments import staff_assign_route
+from engine.web.attention import attention_staff_routes, open_items
 from engine.web.errors import ApiError
 from engine.web.notices import preview_delay
 from engine.web.pages import Pages
+from engine.web.price_confirm import price_page
+from engine.web.ready_later import ready_later_routes
 from engine.web.report_page import report_context
 from engine.web.security import SESSION_COOKIE, LoginThrottle, Session, Signer, same_secret
 from engine.web.sessions import end_session, is_open, open_session
 from engine.web.staff_bookings import booking_form_routes
+from engine.web.staff_on_my_way import on_my_way_routes
 
 LOGIN_SCOPE = "login"
 LATE_STEPS = (15, 30, 60)
 DONE = {
     "delay": "Delay notice on its way",
+    "ready-later": "New ready time saved: the customer is told",
     "start": "Marked as started",
     "ready": "Marked as ready: the customer is told",
     "complete": "Marked as done",
@@ -45,6 +55,9 @@ DONE = {
     "cancel": "Cancelled: the customer is told",
     "finding": "Finding sent for approval",
     "confirm": "Marked as confirmed",
+    "attention": "Marked as handled",
+    "on-my-way": "On my way: the customer is told when you arrive",
+    "assign": "Assignee saved",
     "created": "Booked: the confirmation is on its way to the customer",
     "moved": "Moved: the customer is told the new time",
 }
@@ -63,8 +76,15 @@ class StaffBoard:
         self.service = BookingService(runtime)
         self.throttle = LoginThrottle()
         self.password_mark = signer.password_mark(runtime.settings.staff_password)
+        self.users = StaffUsers(runtime)
 
-    def session(self, request: Request) -> Session:
+    async def session(self, request: Request) -> Session:
+        """The request's live staff session; what the request then does is written as its person."""
+        found = await run_in_threadpool(self._live_session, request)
+        actors.set_current(found.who)  # the request's own task: it ends with the request
+        return found
+
+    def _live_session(self, request: Request) -> Session:
         now = self.rt.now()
         found = self.signer.read_session(request.cookies.get(SESSION_COOKIE), now)
         if found is None:
@@ -82,10 +102,18 @@ class StaffBoard:
         if not given or not hmac.compare_digest(session.csrf, given):
             raise ApiError(403, "csrf", "the form's CSRF token is missing or wrong", "csrf")
 
-    def log_in(self, password: str, now: datetime) -> str | None:
-        """A new session cookie for the staff password or an active API token, else None."""
+    def log_in(self, password: str, now: datetime, name: str = "") -> str | None:
+        """A new session cookie for a staff user's name and password, else (no name) for the
+        shared staff password or an active API token; None when nothing matched."""
         business_id = self.rt.business.id
         with self.rt.database.session() as db:
+            if name.strip():
+                user = self.users.authenticate(db, name, password)
+                if user is None:
+                    return None
+                cookie, session = self.signer.session_cookie(user.name, now)
+                open_session(db, session, business_id=business_id, now=now, staff_user_id=user.id)
+                return cookie
             if same_secret(password, self.rt.settings.staff_password):
                 cookie, session = self.signer.session_cookie("staff", now)
                 open_session(db, session, business_id=business_id, now=now, password_mark=self.password_mark)
@@ -124,6 +152,8 @@ def staff_router(runtime: Runtime, pages: Pages, signer: Signer) -> tuple[APIRou
     _login_routes(router, staff)
     _board_routes(router, staff)
     _action_routes(router, staff)
+    attention_staff_routes(router, staff)
+    ready_later_routes(router, staff)
     booking_form_routes(router, staff)
     return router, staff
 
@@ -137,7 +167,7 @@ def _login_routes(router: APIRouter, staff: StaffBoard) -> None:
         return response
 
     @router.post("/login")
-    def login(request: Request, password: Text = "", csrf: Text = "") -> Response:
+    def login(request: Request, password: Text = "", csrf: Text = "", name: Text = "") -> Response:
         now = staff.rt.now()
         address = request.client.host if request.client else "unknown"
         wait = staff.throttle.retry_after(address, now)
@@ -151,7 +181,7 @@ def _login_routes(router: APIRouter, staff: StaffBoard) -> None:
             raise error
         if not staff.signer.check_csrf(request.cookies.get("forvent_csrf"), LOGIN_SCOPE, csrf):
             raise ApiError(403, "csrf", "the login form has expired: reload the page", "csrf")
-        cookie = staff.log_in(password, now) if password else None
+        cookie = staff.log_in(password, now, name) if password else None
         if cookie is None:
             staff.throttle.failed(address, now)
             return RedirectResponse("/staff/login?failed=1", status_code=303)
@@ -180,19 +210,25 @@ def _board_routes(router: APIRouter, staff: StaffBoard) -> None:
         day: Annotated[str | None, Query(max_length=10)] = None,
         done: Annotated[str | None, Query(max_length=20)] = None,
         ref: Annotated[str | None, Query(max_length=100)] = None,
+        assignee: Annotated[str | None, Query(max_length=100)] = None,
     ) -> Response:
         shown = board.local_day(staff.rt, day)
         with staff.rt.database.session() as db:
-            cards = board.day_cards(staff.rt, db, shown)
+            everyone = board.day_cards(staff.rt, db, shown)
             alerts = board.alerts(staff.rt, db)
+            attention = open_items(staff.rt, db)
         today = board.local_day(staff.rt, None)
+        cards = [c for c in everyone if c.assignee == assignee] if assignee else everyone
         context = staff.context(
             request,
             session,
             day=shown,
             today=today,
             cards=cards,
+            assignee=assignee or "",
+            assignees=sorted({c.assignee for c in everyone if c.assignee}, key=str.casefold),
             alerts=alerts,
+            attention=attention,
             late_steps=LATE_STEPS,
             flash=_flash(done, ref, staff),
             prev_day=shown - timedelta(days=1),
@@ -310,6 +346,7 @@ def _action_routes(router: APIRouter, staff: StaffBoard) -> None:
     def action(name: str, run: Callable[..., object]) -> None:
         @router.post(f"/b/{{ref}}/{name}", name=f"staff_{name}")
         def route(
+            request: Request,
             ref: str,
             session: Session = Depends(staff.session),
             csrf: Text = "",
@@ -318,18 +355,35 @@ def _action_routes(router: APIRouter, staff: StaffBoard) -> None:
             text: Text = "",
             reason: Text = "",
             must_fix: Text = "",
+            confirm_price: Text = "",
             next: Text = "",
         ) -> Response:
             staff.check_csrf(session, csrf)
             fields = {"price": price, "pickup": pickup, "text": text, "reason": reason, "must_fix": must_fix}
-            run(ref, **{k: v for k, v in fields.items() if v})
+            try:
+                run(ref, confirm_price=bool(confirm_price), **{k: v for k, v in fields.items() if v})
+            except PriceOverEstimateError as held:  # the figures and a confirm button, not a failure
+                context = staff.context(request, session, day=staff.day_of(staff.row(ref)))
+                return price_page(staff, request, context, ref, name, held, pickup=pickup, next_url=next)
             return finish(ref, name, next)
 
     action("start", lambda ref, **_: svc.start(ref))
     action("confirm", lambda ref, **_: svc.confirm(ref, source="staff"))
     action("no-show", lambda ref, **_: svc.no_show(ref))
-    action("ready", lambda ref, price=None, pickup=None, **_: svc.ready(ref, price=price, pickup=pickup))
-    action("complete", lambda ref, price=None, **_: svc.complete(ref, price=price))
+    action(
+        "ready",
+        lambda ref, price=None, pickup=None, confirm_price=False, **_: svc.ready(
+            ref, price=price, pickup=pickup, confirm_price=confirm_price
+        ),
+    )
+    action(
+        "complete",
+        lambda ref, price=None, confirm_price=False, **_: svc.complete(
+            ref, price=price, confirm_price=confirm_price
+        ),
+    )
+    on_my_way_routes(router, staff, finish)
+    staff_assign_route(router, staff, finish)
     action("cancel", lambda ref, reason=None, **_: svc.cancel(ref, reason=reason))
     action(
         "finding",
