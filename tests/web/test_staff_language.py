@@ -8,6 +8,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
+from engine.web.staff import DONE
 from engine.web.staff_words import DA, EN, NB
 from tests.web.conftest import Deployment, form_csrf, login
 
@@ -120,6 +121,7 @@ def test_the_board_speaks_english_for_an_english_business(deployment: Deployment
 
 def test_every_locale_has_every_staff_word() -> None:
     assert set(NB) == set(EN) and set(DA) == set(EN)
+    assert {f"done_{action}" for action in DONE} <= set(EN)  # every flash after an action
     fields = {key: set(re.findall(r"{(\w+)}", text)) for key, text in EN.items()}
     for words in (NB, DA):
         assert {key: set(re.findall(r"{(\w+)}", text)) for key, text in words.items()} == fields
