@@ -51,12 +51,14 @@ def counting(engine: Engine) -> Iterator[list[str]]:
 
 
 def playbooks(tmp_path: Path, extra: int) -> Path:
-    """The seed playbooks, the plumber visit with ``extra`` more reminders before the start."""
+    """The seed playbooks, the plumber visit with a heads-up 45 minutes before the start (a timed
+    step a delay moves; the seed's "on my way" waits for staff) and ``extra`` more reminders."""
     folder = tmp_path / f"playbooks-{extra}"
     folder.mkdir()
     for source in (REPO / "playbooks").glob("*.yaml"):
         (folder / source.name).write_text(source.read_text())
-    steps = "".join(
+    steps = "\n  - id: heads_up\n    at: start - 45m\n    channels: [sms]\n    template: reminder\n"
+    steps += "".join(
         f"\n  - id: reminder_{days}d\n    at: start - {days}d\n    template: reminder\n"
         for days in range(2, 2 + extra)
     )
@@ -113,7 +115,7 @@ def test_a_new_booking_is_planned_in_the_same_statements_whatever_its_steps(depl
     with counting(deployment.engine) as statements:
         deployment.service.book(visit("P-1"))
     messages, lines = counts(deployment.service, "P-1")
-    # Both confirmations, the day-before reminder, "on my way", and one reminder per extra step.
+    # Both confirmations, the day-before reminder, the heads-up, and one reminder per extra step.
     assert messages == 4 + deployment.extra
     assert lines == 1 + messages  # the event, then one line per message
     assert len(statements) == BOOK_STATEMENTS, statements
@@ -131,7 +133,7 @@ def test_a_delay_moves_every_pending_row_in_the_same_statements(deployment: Depl
             .where(HistoryRow.booking_id == booking_id, HistoryRow.detail.like("%moved to%"))
             .order_by(HistoryRow.id)
         ).all()
-    # "On my way" (09:15 -> 09:45) and each extra reminder (10:00 -> 10:30); the 17:00 reminder stays.
+    # The heads-up (09:15 -> 09:45) and each extra reminder (10:00 -> 10:30); the 17:00 reminder stays.
     assert [d.rsplit("T", 1)[-1] for d, _ in moved] == ["09:45:00+01:00"] + [
         "10:30:00+01:00"
     ] * deployment.extra
