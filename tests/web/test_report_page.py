@@ -116,13 +116,15 @@ def test_the_api_report_carries_steps_and_calibration(deployment: Deployment, ap
         "vinduer på 75 minutter ville blitt holdt i 91\u00a0%."
     )
     steps = {row["step"]: row for row in data["steps"]["plumber_visit"]}
-    assert list(steps)[:6] == [
+    assert list(steps)[:8] == [
         "confirmation",
         "reminder_day_before",
         "on_my_way",
         "delay_notice",
         "completion_summary",
         "review_request",
+        "recovery_call_back",
+        "review_link",
     ]
     sent = {"delivered": 0, "failed": 0, "failed_by_reason": {}, "skipped": 0, "skipped_by_reason": {}}
     sent |= {"cancelled": 0, "pending": 0}
@@ -138,7 +140,10 @@ def test_the_api_report_carries_steps_and_calibration(deployment: Deployment, ap
     }
     assert steps["on_my_way"] == {"step": "on_my_way", "planned": 12, "sent": 12, **sent, "replies": 0}
     assert steps["reply_confirm"] == {"step": "reply_confirm", "planned": 1, "sent": 1, **sent, "replies": 0}
-    assert list(steps)[6:] == ["reply_confirm"]
+    # Nobody scored, so neither a call-back offer nor the public review link went out.
+    for quiet in ("recovery_call_back", "review_link"):
+        assert steps[quiet] == {"step": quiet, "planned": 0, "sent": 0, **sent, "replies": 0}
+    assert list(steps)[8:] == ["reply_confirm"]
 
 
 @pytest.mark.parametrize("deployment", ["nb"], indirect=True)  # the business's Norwegian texts
