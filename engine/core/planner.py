@@ -36,6 +36,9 @@ BUILTIN_STEPS = {
     "booking.rescheduled": StepSpec(id="moved", when="booking.rescheduled", template="moved"),
     "job.ready_delayed": StepSpec(id="ready_delayed", when="job.ready_delayed", template="ready_delayed"),
 }
+#: The engine's own notices of a change. Quiet hours hold them, but one that cannot reach the
+#: customer alerts staff like an urgent step's: a cancellation nobody heard of is a surprise.
+MUST_REACH = frozenset(step.id for step in BUILTIN_STEPS.values())
 #: Events after which a calendar that ever got an invite must be updated.
 INVITE_EVENTS = frozenset(
     {"booking.delayed", "job.ready_delayed", "booking.rescheduled", "booking.cancelled", "booking.no_show"}

@@ -30,6 +30,7 @@ from datetime import datetime
 
 from engine.channels.base import BaseChannel
 from engine.core import timing
+from engine.core.planner import MUST_REACH
 from engine.dispatch.checks import Requeue, Send, check
 from engine.dispatch.compose import Composer
 from engine.dispatch.drafts import Batch, read_batch
@@ -126,11 +127,13 @@ class Dispatcher:
                     done = flight.take(wait_for=flight.outstanding, timeout=IDLE_WAIT_SECONDS)
                 else:  # every send slot is taken: wait until one batch may follow
                     done = flight.take(wait_for=max(1, flight.outstanding - self.concurrency + 1))
-                idle = False  # what was recorded may have planned more (a fallback, an alert)
             else:
                 break
             if done:
                 self.recorder.record(done, stats)
+                # What was recorded may have planned more (a fallback, a staff alert): look again,
+                # or a send that finished just after an empty claim would leave its alert behind.
+                idle = False
         self.webhooks.drain()  # after the messages: what their recording raised goes in this drain
         return stats
 
@@ -207,7 +210,8 @@ class Dispatcher:
             moved_to = timing.local_iso(verdict.until, timing.zone(draft.booking.timezone))
             item.held = Defer(verdict.until, f"quiet hours: moved to {moved_to}")
         elif not isinstance(verdict, Send):
-            urgent = draft.step.urgent and verdict.reason in URGENT_SKIP_REASONS
+            must_reach = draft.step.urgent or draft.step.id in MUST_REACH
+            urgent = must_reach and verdict.reason in URGENT_SKIP_REASONS
             item.held = Settle(verdict.status, verdict.reason, alert=urgent)
         else:
             try:

@@ -148,3 +148,24 @@ def test_a_503_then_success_sends_once_with_two_attempts(world: World) -> None:
     row = world.row("confirmation")
     assert (row.status, row.attempts) == ("sent", 2)
     assert len([m for m in world.sms.sent if m.step == "confirmation"]) == 1
+
+
+def test_a_cancellation_notice_that_cannot_reach_the_customer_alerts_staff(world: World) -> None:
+    """The engine's own notices are not urgent (quiet hours hold them), but one that fails
+    with nowhere to fall back to is a customer who will turn up to a cancelled booking."""
+    staff = world.rt.business.staff_phone
+
+    def invalid_number(message: object) -> None:
+        if getattr(message, "to", None) != staff:
+            raise PermanentChannelError("invalid number", channel="sms", provider_code="21211")
+
+    world.book(email=None)  # SMS only: nothing to fall back to
+    world.dispatcher.run_until_idle()
+    world.sms.fault = invalid_number
+    world.at(2026, 11, 25, 12, 0)
+    world.service.cancel("C-1", reason="garage closed")
+    world.dispatcher.run_until_idle()
+    notice = world.row("cancelled")
+    assert (notice.status, notice.reason) == ("failed", "sms:21211")
+    [alert] = [m for m in world.sms.sent if m.step == "staff_alert"]
+    assert alert.to == staff and "C-1" in alert.body
