@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.store.tables import HistoryRow, MessageRow
+if TYPE_CHECKING:  # the rows' columns; at run time ORM rows or sqlite3's rows alike
+    from engine.store.tables import HistoryRow, MessageRow
 
 PENDING = {"planned", "sending", "retrying"}
 STAFF_ALERT_STEP = "staff_alert"
@@ -80,15 +81,23 @@ def _answerable(message: MessageRow) -> bool:
     )
 
 
-def answered_steps(messages: Iterable[MessageRow], replies: Iterable[HistoryRow]) -> list[str]:
-    """The step each reply answers; a reply before any SMS answers none."""
-    texts = sorted((m.sent_at, m.id, m.step) for m in messages if _answerable(m) and m.sent_at)
-    times: list[datetime] = [sent_at for sent_at, _, _ in texts]
+def answered_steps(
+    messages: Iterable[MessageRow], replies: Iterable[HistoryRow], sent_lines: Mapping[int, int] | None = None
+) -> list[str]:
+    """The step each reply answers; a reply before any SMS answers none. ``sent_lines`` (a
+    message's ``message:sent`` history id) orders a text and a reply recorded at the same
+    instant, as they are on a frozen engine clock: an answer sent after the reply is not
+    what the customer replied to."""
+    order = sent_lines or {}
+    texts = sorted(
+        ((m.sent_at, order.get(m.id, 0)), m.step) for m in messages if _answerable(m) and m.sent_at
+    )
+    times: list[tuple[datetime, int]] = [when for when, _ in texts]
     steps = []
     for reply in replies:
-        before = bisect_right(times, reply.at)
+        before = bisect_right(times, (reply.at, reply.id))
         if before:
-            steps.append(texts[before - 1][2])
+            steps.append(texts[before - 1][1])
     return steps
 
 
@@ -97,7 +106,9 @@ def booking_tallies(messages: Sequence[MessageRow], history: Iterable[HistoryRow
     tallies: dict[str, StepTally] = {}
     for message in messages:
         tallies.setdefault(message.step, StepTally()).count(message)
-    for step in answered_steps(messages, (h for h in history if h.kind == "reply")):
+    lines = list(history)
+    sent_lines = {h.message_id: h.id for h in lines if h.kind == "message:sent" and h.message_id is not None}
+    for step in answered_steps(messages, (h for h in lines if h.kind == "reply"), sent_lines):
         tallies.setdefault(step, StepTally()).replies += 1
     return tallies
 
