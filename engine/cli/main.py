@@ -19,6 +19,7 @@ from engine.cli import (
     playbooks,
     ready_delay,
     replies,
+    report,
     staff,
     web,
 )
@@ -51,7 +52,7 @@ COMMANDS: tuple[click.Command, ...] = (
     web.token,
     staff.staff,
     ops.import_command,
-    ops.report_command,
+    report.report_command,
     ops.erase_customer_command,
     ops.bench_command,
 )

@@ -1,16 +1,13 @@
-"""Running a deployment: ``init-db``, ``import``, ``report``, ``erase-customer``, ``bench``."""
+"""Running a deployment: ``init-db``, ``import``, ``erase-customer``, ``bench``."""
 
 from __future__ import annotations
 
 import sys
-from datetime import time, timedelta
 from pathlib import Path
-from typing import Any
 
 import click
 
 from engine.cli.app import State, booking_service, common, console, emit, err_console, open_store
-from engine.core import timing
 from engine.exceptions import UserInputError
 
 
@@ -78,120 +75,6 @@ def import_command(state: State, file: str, playbook: str) -> None:
     emit(state, {"file": file, **report.as_json()}, human)
     if report.errors:
         sys.exit(1)
-
-
-def run_report(state: State, since: str | None, until: str | None) -> dict[str, Any]:
-    from engine.store.report import DEFAULT_PERIOD, report
-
-    rt = open_store(state)
-    tz = timing.zone(rt.business.timezone)
-    now = rt.now()
-    # By default: the last 30 days through the end of today, so today's promises count.
-    end_of_today = timing.at_local_time(now + timedelta(days=1), time(0, 0), tz)
-    end = timing.parse_instant(until, tz, field="until") if until else end_of_today
-    start = timing.parse_instant(since, tz, field="since") if since else end - DEFAULT_PERIOD
-    playbooks = {pid: rt.playbooks.get(pid) for pid in rt.playbooks.ids()}
-    with rt.database.session() as session:
-        return report(
-            session,
-            business_id=rt.business.id,
-            promises={pid: pb.promise for pid, pb in playbooks.items()},
-            since=start,
-            until=end,
-            step_ids={pid: [step.id for step in pb.steps] for pid, pb in playbooks.items()},
-            locale=rt.business.default_locale,
-        )
-
-
-STEP_COLUMNS = ("planned", "sent", "delivered", "failed", "skipped", "cancelled", "pending", "replies")
-
-
-def _by_reason(row: dict[str, Any], name: str) -> str:
-    """``2 (sms:21211 1, sms:30003 1)``: a count and what it is made of."""
-    reasons = row[f"{name}_by_reason"]
-    if not reasons:
-        return str(row[name])
-    return f"{row[name]} ({', '.join(f'{reason} {n}' for reason, n in reasons.items())})"
-
-
-def _print_report(data: dict[str, Any]) -> None:
-    from rich.table import Table
-
-    from engine.messages.report_text import percent, width
-
-    columns = ["overall", *data["playbooks"]]
-    table = Table(title=f"{data['since']} - {data['until']}")
-    table.add_column("metric")
-    for name in columns:
-        table.add_column(name)
-    for metric in data["overall"]:
-        values = [
-            data["overall"][metric],
-            *(data["playbooks"][p][metric] for p in data["playbooks"]),
-        ]
-        table.add_row(metric, *("-" if v is None else str(v) for v in values))
-    console.print(table)
-    for playbook, rows in data["steps"].items():
-        steps = Table(title=f"{playbook}: messages per step")
-        steps.add_column("step")
-        for name in STEP_COLUMNS:
-            steps.add_column(name, justify="right" if name not in ("failed", "skipped") else "left")
-        for row in rows:
-            cells = [_by_reason(row, n) if n in ("failed", "skipped") else str(row[n]) for n in STEP_COLUMNS]
-            steps.add_row(row["step"], *cells)
-        console.print(steps)
-    _print_assignees(data)
-    for playbook, calibration in data["calibration"].items():
-        console.print(f"{playbook}: {calibration['sentence']}", highlight=False, markup=False, soft_wrap=True)
-        for window in calibration["windows"]:
-            rate = window["kept_rate"]
-            kept = "-" if rate is None else f"{percent(rate, 'en')} kept"
-            count = window["bookings"]
-            line = f"  {width(window['minutes'], 'en')} windows: {count} booking{'s' * (count != 1)}, {kept}"
-            console.print(line, highlight=False)
-
-
-ASSIGNEE_METRICS = (
-    "bookings",
-    "kept_rate",
-    "late",
-    "lateness_minutes_median",
-    "late_announced_in_time_rate",
-    "notice_lead_minutes_median",
-    "unannounced_late",
-)
-
-
-def _print_assignees(data: dict[str, Any]) -> None:
-    """Lateness and notice lead per assignee, and their calibration sentences."""
-    from rich.table import Table
-
-    assignees = data.get("assignees") or {}
-    if not assignees:
-        return
-    table = Table(title="per assignee")
-    table.add_column("metric")
-    for name in assignees:
-        table.add_column(name)
-    for metric in ASSIGNEE_METRICS:
-        values = [assignees[name][metric] for name in assignees]
-        table.add_row(metric, *("-" if v is None else str(v) for v in values))
-    console.print(table)
-    for name, per_playbook in (data.get("assignee_calibration") or {}).items():
-        for playbook, calibration in per_playbook.items():
-            line = f"{name}, {playbook}: {calibration['sentence']}"
-            console.print(line, highlight=False, markup=False, soft_wrap=True)
-
-
-@click.command("report")
-@click.option("--since", default=None, metavar="ISO")
-@click.option("--until", default=None, metavar="ISO")
-@common
-def report_command(state: State, since: str | None, until: str | None) -> None:
-    """Expectation metrics: promises kept, delays announced, delivery, scores; messages per
-    step; how wide promised windows must be to be kept 90% of the time."""
-    data = run_report(state, since, until)
-    emit(state, data, lambda: _print_report(data))
 
 
 @click.command("erase-customer")

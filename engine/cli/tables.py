@@ -54,16 +54,21 @@ def _width() -> int:
 
 
 def draw(
-    columns: Sequence[str], rows: Sequence[Sequence[str]], justify: Sequence[Justify] = ()
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    justify: Sequence[Justify] = (),
+    title: str | None = None,
 ) -> str | None:
-    """The table as rich draws it (heavy head, one space of padding), or None where rich must draw it."""
+    """The table as rich draws it (heavy head, one space of padding, a title centred over it),
+    or None where rich must draw it."""
     if not (sys.stdout.encoding or "").lower().startswith("utf"):
         return None  # rich draws the box in ASCII then
-    if not all(_plain(cell) for row in (columns, *rows) for cell in row):
+    if not all(_plain(cell) for row in (columns, *rows, [title or ""]) for cell in row):
         return None
     sides = _sides(justify, len(columns))
     widths = [max(len(cell) for cell in column) for column in zip(columns, *rows, strict=True)]
-    if sum(widths) + 3 * len(widths) + 1 > _width():
+    total = sum(widths) + 3 * len(widths) + 1
+    if total > _width() or len(title or "") > total:  # rich folds the table, or the title
         return None
 
     def line(left: str, fill: str, between: str, right: str) -> str:
@@ -76,8 +81,14 @@ def draw(
         ]
         return edge + edge.join(f" {cell} " for cell in padded) + edge
 
+    if title:
+        left = (total - len(title)) // 2
+        heading = [" " * left + title + " " * (total - len(title) - left)]
+    else:
+        heading = []
     return "\n".join(
         [
+            *heading,
             line("┏", "━", "┳", "┓"),
             cells("┃", columns),
             line("┡", "━", "╇", "┩"),
@@ -88,10 +99,13 @@ def draw(
 
 
 def print_table(
-    columns: Sequence[str], rows: Sequence[Sequence[str]], justify: Sequence[Justify] = ()
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    justify: Sequence[Justify] = (),
+    title: str | None = None,
 ) -> None:
     """The table on stdout: drawn here when it can be, by rich otherwise."""
-    drawn = draw(columns, rows, justify)
+    drawn = draw(columns, rows, justify, title)
     if drawn is not None:
         click.echo(drawn)
         return
@@ -99,10 +113,21 @@ def print_table(
 
     from engine.cli.app import console
 
-    table = Table()
+    table = Table(title=title)
     sides = _sides(justify, len(columns))
     for name, side in zip(columns, sides, strict=True):
         table.add_column(name, justify=side)
     for row in rows:
         table.add_row(*row)
     console.print(table)
+
+
+def print_line(text: str, *, markup: bool = False, soft_wrap: bool = True) -> None:
+    """A line on stdout as ``console.print(text, highlight=False, ...)`` prints it: here when
+    rich would print it unchanged (plain text, not folded), by rich otherwise."""
+    if _plain(text) and (soft_wrap or len(text) <= _width()):
+        click.echo(text)
+        return
+    from engine.cli.app import console
+
+    console.print(text, highlight=False, markup=markup, soft_wrap=soft_wrap)

@@ -8,7 +8,6 @@ in ``engine.messages.lint``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import time, timedelta
@@ -20,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from engine.core import safe_yaml, timing
 from engine.core.localised import LocalisedText
+from engine.core.playbook_outline import PLAYBOOK_ID, playbook_ids
 from engine.exceptions import NotFoundError, PlaybookError, UserInputError
 
 EVENTS = frozenset(
@@ -48,8 +48,6 @@ LOCALES = frozenset({"nb", "da", "en"})
 NO_NEGATIVE_ANCHORS = frozenset({"confirmed", "started", "ready", "completed"})
 
 Channel = Literal["sms", "email"]
-#: A playbook id, which is also its file's stem; at most 100 characters, as the API's field.
-PLAYBOOK_ID = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
 
 
 def _drop_extensions(data: Any) -> Any:
@@ -429,10 +427,7 @@ class PlaybookSet:
         self._cache: dict[str, LoadedPlaybook] = {}
 
     def ids(self) -> list[str]:
-        if not self.directory.is_dir():
-            return []
-        # A file whose stem cannot be an id is lint's to report; listing it would fail every caller.
-        return sorted(p.stem for p in self.directory.glob("*.yaml") if PLAYBOOK_ID.fullmatch(p.stem))
+        return playbook_ids(self.directory)
 
     def paths(self) -> list[Path]:
         return sorted(self.directory.glob("*.yaml")) if self.directory.is_dir() else []
