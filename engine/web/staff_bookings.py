@@ -92,9 +92,12 @@ def _playbook(staff: StaffBoard, playbook_id: str) -> Playbook:
 def _create(staff: StaffBoard, playbook: Playbook, form: Mapping[str, str]) -> str:
     data = _booking_input(staff, playbook, form)
     with staff.rt.database.session() as db:
+        taken = ConflictError(f"ref: {data.ref} is another booking already", field="ref")
         if staff.service.find(db, data.ref) is not None:
-            raise ConflictError(f"ref: {data.ref} is another booking already", field="ref")
-        staff.service.book(data, session=db)
+            raise taken
+        # Made by another request since the look-up: ``book`` would update it, so undo and refuse.
+        if not staff.service.book(data, session=db).created:
+            raise taken
     return data.ref
 
 
