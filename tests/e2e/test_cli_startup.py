@@ -1,5 +1,6 @@
 """``forvent`` starts light: help loads no database, templates, rich or web stack, and a read
-command on a SQLite store only ``sqlite3``: no SQLAlchemy, pydantic, phone numbers or rich.
+command (``messages``, ``history``, ``report``) on a SQLite store only ``sqlite3``: no
+SQLAlchemy, pydantic, phone numbers or rich.
 
 Each probe runs the command's own entry point in a fresh interpreter and lists
 the modules loaded by the time it exits. Start-up times themselves are
@@ -43,7 +44,13 @@ HEAVY = (
 )
 # A read command needs the SQLite file and the business's id (engine.cli.reading), nothing else heavy.
 NOT_FOR_READING = HEAVY
-READ_COMMANDS = (["messages"], ["messages", "S-1"], ["history", "S-1"])
+# The report on the engine clock of the booking's day: the same period however long the run takes.
+READ_COMMANDS = (
+    ["messages"],
+    ["messages", "S-1"],
+    ["history", "S-1"],
+    ["report", "--now", "2026-11-24T12:00:00+01:00"],
+)
 
 
 def loaded(args: list[str], env: dict[str, str] | None = None, cwd: Path = REPO) -> tuple[int, list[str]]:
@@ -70,6 +77,7 @@ def among(modules: list[str], packages: tuple[str, ...]) -> list[str]:
         ["--help"],
         ["messages", "--help"],
         ["history", "--help"],
+        ["report", "--help"],
         ["token", "create", "--help"],
         ["reply", "--help"],
     ],
@@ -88,7 +96,7 @@ def book(project: Project) -> None:
     )  # fmt: skip
 
 
-def test_reading_the_outbox_imports_no_orm_settings_phone_numbers_or_rich(project: Project) -> None:
+def test_reading_the_outbox_and_the_report_loads_no_orm_settings_phones_or_rich(project: Project) -> None:
     book(project)
     for command in READ_COMMANDS:
         for args in (command, ["--json", *command]):

@@ -86,3 +86,34 @@ def test_a_plain_table_is_drawn_as_rich_draws_it(
 )
 def test_what_rich_would_change_is_left_to_rich(cell: str) -> None:
     assert draw(["detail"], [[cell]]) is None
+
+
+@pytest.mark.parametrize(
+    ("title", "columns", "rows"),
+    [
+        (
+            "2026-10-25T23:00:00Z - 2026-11-24T23:00:00Z",
+            ["metric", "overall", "car_service"],
+            [["ready_notice_lead_minutes_median", "-", "30.0"]],
+        ),
+        ("per assignee", ["metric", "Ola", "Kari"], [["lateness_minutes_median", "30.0", "-"]]),
+        ("abcde", ["metric", "overall"], [["1", "1"]]),  # an odd margin: one more space on the right
+        ("abcd", ["metric", "overall"], [["1", "1"]]),
+    ],
+)
+def test_a_title_is_centred_over_the_table_as_rich_centres_it(
+    title: str, columns: list[str], rows: list[list[str]]
+) -> None:
+    table = Table(title=title)
+    for name in columns:
+        table.add_column(name)
+    for row in rows:
+        table.add_row(*row)
+    out = io.StringIO()
+    Console(file=out, width=tables.PIPED_WIDTH).print(table)
+    assert draw(columns, rows, title=title) == out.getvalue().rstrip("\n")
+
+
+@pytest.mark.parametrize("title", ["a title wider than its table", "[bold]markup[/bold]"])
+def test_a_title_rich_would_fold_or_read_is_left_to_rich(title: str) -> None:
+    assert draw(["m", "n"], [["1", "2"]], title=title) is None
