@@ -22,21 +22,13 @@ from typing import Any
 
 import httpx
 
-from engine.channels.base import (
-    BaseChannel,
-    OutgoingMessage,
-    PermanentChannelError,
-    SendResult,
-    TransientChannelError,
-)
+from engine.channels.base import BaseChannel, OutgoingMessage, SendResult
 from engine.channels.file import to_email
-from engine.channels.ratelimit import parse_retry_after
-from engine.exceptions import ChannelError
+from engine.channels.http_errors import post, status_error
 from engine.messages.mime import ATTACHMENT_NAME, OutgoingEmail
 
 SENDGRID_API_BASE = "https://api.sendgrid.com"
 SEND_PATH = "/v3/mail/send"
-TRANSIENT_STATUSES = frozenset({408, 429})
 # From the contract's description of "headers": SendGrid sets these itself.
 RESERVED_HEADERS = frozenset(
     {
@@ -91,34 +83,12 @@ class SendGridEmailChannel(BaseChannel):
 
     def send(self, message: OutgoingMessage) -> SendResult:
         body = mail_send_body(to_email(message), message.id)
-        try:
-            response = self._client.post(SEND_PATH, json=body)
-        except httpx.TimeoutException as exc:
-            raise TransientChannelError(
-                f"SendGrid timed out: {exc!r}", channel=self.name, provider_code="timeout"
-            ) from exc
-        except httpx.TransportError as exc:
-            raise TransientChannelError(
-                f"SendGrid unreachable: {exc!r}", channel=self.name, provider_code="connection"
-            ) from exc
+        response = post(self._client, SEND_PATH, channel=self.name, who="SendGrid", json=body)
         if response.is_success:
             # SendGrid's own id; its webhooks report "sg_message_id" starting with it.
             return SendResult(provider_id=response.headers.get("X-Message-Id"))
-        raise self._mapped(response)
-
-    def _mapped(self, response: httpx.Response) -> ChannelError:
-        status = response.status_code
-        text = f"SendGrid answered {status}: {_error_text(response)}"
-        if status in TRANSIENT_STATUSES or status >= 500:
-            return TransientChannelError(
-                text,
-                channel=self.name,
-                provider_code=str(status),
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
-            )
-        if 400 <= status < 500:
-            return PermanentChannelError(text, channel=self.name, provider_code=str(status))
-        return TransientChannelError(text, channel=self.name, provider_code=str(status))
+        text = f"SendGrid answered {response.status_code}: {_error_text(response)}"
+        raise status_error(response, text, channel=self.name)
 
     def close(self) -> None:
         self._client.close()

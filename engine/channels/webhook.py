@@ -13,13 +13,12 @@ from __future__ import annotations
 import httpx
 
 from engine.channels.base import BaseChannel, OutgoingMessage, SendResult
-from engine.channels.ratelimit import parse_retry_after
-from engine.exceptions import ChannelError, PermanentChannelError, TransientChannelError
+from engine.channels.http_errors import post, status_error
+from engine.exceptions import PermanentChannelError
 
 TIMEOUT_SECONDS = 10.0
 MAX_CONNECTIONS = 32
 USER_AGENT = "Forvent-Webhook/1"
-TRANSIENT_STATUSES = frozenset({408, 429})  # and every 5xx
 
 
 class WebhookChannel(BaseChannel):
@@ -37,31 +36,19 @@ class WebhookChannel(BaseChannel):
 
     def send(self, message: OutgoingMessage) -> SendResult:
         headers = {"Content-Type": "application/json", **message.headers}
-        try:
-            response = self._client.post(message.to, content=message.body.encode("utf-8"), headers=headers)
-        except httpx.TimeoutException as exc:
-            raise TransientChannelError(
-                f"webhook timed out: {exc!r}", channel=self.name, provider_code="timeout"
-            ) from exc
-        except httpx.TransportError as exc:
-            raise TransientChannelError(
-                f"webhook unreachable: {exc!r}", channel=self.name, provider_code="connection"
-            ) from exc
+        response = post(
+            self._client,
+            message.to,
+            channel=self.name,
+            who="webhook",
+            content=message.body.encode("utf-8"),
+            headers=headers,
+        )
         if response.is_success:
             return SendResult(provider_id=str(response.status_code))
-        raise self._mapped(response)
-
-    def _mapped(self, response: httpx.Response) -> ChannelError:
-        status = response.status_code
-        text = f"webhook answered {status}: {response.text[:200]}"
-        if status in TRANSIENT_STATUSES or status >= 500:
-            return TransientChannelError(
-                text,
-                channel=self.name,
-                provider_code=str(status),
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
-            )
-        return PermanentChannelError(text, channel=self.name, provider_code=str(status))
+        text = f"webhook answered {response.status_code}: {response.text[:200]}"
+        # A redirect is not followed, so sending again would meet it again.
+        raise status_error(response, text, channel=self.name, otherwise=PermanentChannelError)
 
     def close(self) -> None:
         self._client.close()
