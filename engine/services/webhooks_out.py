@@ -23,25 +23,10 @@ from engine.core.business import BusinessProfile
 from engine.core.values import Event
 from engine.core.webhook_events import body_bytes
 from engine.store import webhook_outbox
+from engine.store.serialise import booking_times
 from engine.store.tables import BookingRow, MessageRow
 
 STAFF_ALERT = "staff_alert"  # messages to staff are not the customer's: no message.* for them
-
-
-def booking_json(row: BookingRow) -> dict[str, Any]:
-    tz = timing.zone(row.timezone)
-    return {
-        "ref": row.ref,
-        "playbook": row.playbook,
-        "status": row.status,
-        "confirmed": row.confirmed,
-        "start": timing.local_iso(row.start_at, tz),
-        "end": timing.local_iso(row.end_at, tz),
-        "promised_start": timing.local_iso(row.promised_start, tz),
-        "promised_end": timing.local_iso(row.promised_end, tz),
-        "timezone": row.timezone,
-        "delay_minutes": int((row.start_at - row.promised_start).total_seconds() // 60),
-    }
 
 
 def message_json(message: MessageRow, tz_name: str) -> dict[str, Any]:
@@ -66,7 +51,7 @@ def booking_event(
     tz = timing.zone(booking.timezone)
     fields = {
         "at": timing.local_iso(event.at, tz),
-        "booking": booking_json(booking),
+        "booking": booking_times(booking),
         "data": {k: v for k, v in event.data.items() if v is not None},
     }
     _enqueue(session, business, booking, event.name, f"h{event.id}", fields, now)
@@ -99,7 +84,7 @@ def message_event(
         described["delivered_at"] = timing.local_iso(now, tz)
     else:
         described["reason"] = reason or message.reason
-    fields = {"at": timing.local_iso(now, tz), "booking": booking_json(booking), "message": described}
+    fields = {"at": timing.local_iso(now, tz), "booking": booking_times(booking), "message": described}
     _enqueue(session, business, booking, name, f"m{message.id}", fields, now)
 
 

@@ -86,16 +86,11 @@ def history_item(h: HistoryRow, tz: ZoneInfo) -> dict[str, Any]:
     }
 
 
-def booking_json(session: Session, row: BookingRow, *, with_messages: bool = False) -> dict[str, Any]:
-    from sqlalchemy import select
-
-    from engine.store.tables import CustomerRow, MessageRow
-
+def booking_times(row: BookingRow) -> dict[str, Any]:
+    """A booking's ref, status and times in its own zone: what a webhook body carries of it."""
     tz = timing.zone(row.timezone)
-    customer = session.get(CustomerRow, row.customer_id)
-    out: dict[str, Any] = {
+    return {
         "ref": row.ref,
-        "id": str(row.id),
         "playbook": row.playbook,
         "status": row.status,
         "confirmed": row.confirmed,
@@ -104,8 +99,21 @@ def booking_json(session: Session, row: BookingRow, *, with_messages: bool = Fal
         "promised_start": timing.local_iso(row.promised_start, tz),
         "promised_end": timing.local_iso(row.promised_end, tz),
         "timezone": row.timezone,
-        "location": row.location,
         "delay_minutes": int((row.start_at - row.promised_start).total_seconds() // 60),
+    }
+
+
+def booking_json(session: Session, row: BookingRow, *, with_messages: bool = False) -> dict[str, Any]:
+    from sqlalchemy import select
+
+    from engine.store.tables import CustomerRow, MessageRow
+
+    customer = session.get(CustomerRow, row.customer_id)
+    out: dict[str, Any] = {
+        "ref": row.ref,
+        "id": str(row.id),
+        **booking_times(row),
+        "location": row.location,
         "delay_reason": row.delay_reason,
         "final_price": row.final_price,
         "score": row.score,
