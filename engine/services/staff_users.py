@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from engine.exceptions import ConflictError, NotFoundError, UserInputError
 from engine.runtime import Runtime
+from engine.services.bookings import BookingService
 from engine.store.tables import BusinessRow, StaffSessionRow, StaffUserRow
 
 MIN_PASSWORD = 10  # characters
@@ -96,16 +97,11 @@ class StaffUsers:
     def add(self, name: str, password: str) -> StaffUser:
         name, hashed, now = check_name(name), self.hasher.hash(check_password(password)), self.rt.now()
         with self.rt.database.session() as session:
-            if session.get(BusinessRow, self.business_id) is None:
-                session.add(
-                    BusinessRow(
-                        id=self.business_id,
-                        business_id=self.business_id,
-                        name=self.rt.business.name,
-                        created_at=now,
-                    )
-                )
-                session.flush()
+            BookingService(self.rt).ensure_business(session, now)
+            # One add at a time, so the name check sees a user added at the same moment ("Ola", "ola").
+            session.execute(
+                select(BusinessRow.id).where(BusinessRow.id == self.business_id).with_for_update()
+            )
             if (existing := self._find(session, name, lock=True)) is not None:
                 raise ConflictError(f"a staff user named {existing.name!r} exists", field="name")
             row = StaffUserRow(business_id=self.business_id, name=name, password_hash=hashed, created_at=now)
