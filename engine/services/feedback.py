@@ -226,9 +226,12 @@ class Feedback:
                     f"attention item {item_id} was already handled by {current.handled_by}", field="id"
                 )
             if not attention.mark_handled(session, item_id, by=who, now=now):
-                raise ConflictError(
-                    f"attention item {item_id} was handled by someone else just now", field="id"
-                )
+                # Only an item with no booking to lock gets here: the compare-and-set decided.
+                won = attention.get(session, business_id, item_id)
+                if won is not None and won.handled_by == who:
+                    return won
+                by_whom = won.handled_by if won is not None else "someone else"
+                raise ConflictError(f"attention item {item_id} was already handled by {by_whom}", field="id")
             if booking is not None:
                 data = {"attention": item_id, "kind": current.kind, "by": who}
                 history.add(
