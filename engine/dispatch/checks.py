@@ -79,8 +79,13 @@ def _overtaken(row: MessageRow, draft: Draft, now: datetime, *, max_lateness: ti
         return Cancel("booking_cancelled")
     if row.due_at is not None and now - row.due_at > max_lateness:
         return Skip("stale")
+    started = draft.booking.status in STARTED_OR_LATER
+    if started and draft.step.when == "booking.created":
+        # A confirmation still queued when the job starts would ask a customer whose car is
+        # already in the workshop to confirm the booking.
+        return Skip("already_started")
     if row.moves_with_start and row.about_at is not None:
-        if draft.booking.status in STARTED_OR_LATER:
+        if started:
             return Skip("already_started")
         if row.about_at <= now:
             return Skip("too_late")

@@ -169,3 +169,15 @@ def test_a_cancellation_notice_that_cannot_reach_the_customer_alerts_staff(world
     assert (notice.status, notice.reason) == ("failed", "sms:21211")
     [alert] = [m for m in world.sms.sent if m.step == "staff_alert"]
     assert alert.to == staff and "C-1" in alert.body
+
+
+def test_a_confirmation_still_queued_when_the_job_starts_is_not_sent(world: World) -> None:
+    """A walk-in booked and started before the dispatcher's turn is not asked to confirm."""
+    world.at(2026, 11, 26, 9, 55)
+    world.book()
+    world.service.start("C-1")
+    world.dispatcher.run_until_idle()
+    for channel in ("sms", "email"):
+        confirmation = world.row("confirmation", channel=channel)
+        assert (confirmation.status, confirmation.reason) == ("skipped", "already_started")
+    assert not [m for m in world.sms.sent + world.email.sent if m.step == "confirmation"]
