@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from engine.core import timing
 from engine.core.contacts import check_name, normalise_email, normalise_phone
 from engine.core.playbooks import Playbook
-from engine.exceptions import UserInputError
+from engine.exceptions import ConflictError, UserInputError
 
 PAST_START_GRACE = timedelta(hours=1)
 EVENT_CLOCK_SKEW = timedelta(minutes=5)
@@ -155,3 +155,21 @@ def event_time(at: str | datetime | None, tz: ZoneInfo, now: datetime) -> dateti
             f"at: {timing.local_iso(when, tz)} is more than {EVENT_MAX_AGE.days} days ago", field="at"
         )
     return when
+
+
+def check_delay_amount(action: str, minutes: int | None, until: str | datetime | None) -> None:
+    """A delay and a ready delay take exactly one of a whole number of minutes (1+) and a time."""
+    if (minutes is None) == (until is None):
+        raise UserInputError(f"{action}: give exactly one of --minutes and --until", field="minutes")
+    if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 1):
+        raise UserInputError("minutes: must be a whole number of at least 1", field="minutes")
+
+
+def check_later(new: datetime, expected: datetime, tz: ZoneInfo, what: str) -> None:
+    """Refuse (409) an ``until`` not later than the time ``what`` is expected now."""
+    if new <= expected:
+        raise ConflictError(
+            f"until: {timing.local_iso(new, tz)} is not later than the expected {what} "
+            f"{timing.local_iso(expected, tz)}",
+            field="until",
+        )

@@ -433,10 +433,7 @@ class BookingService:
         session: Session | None = None,
     ) -> BookingRow:
         now = self.rt.now()
-        if (minutes is None) == (until is None):
-            raise UserInputError("delay: give exactly one of --minutes and --until", field="minutes")
-        if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 1):
-            raise UserInputError("minutes: must be a whole number of at least 1", field="minutes")
+        booking_input.check_delay_amount("delay", minutes, until)
         reason = booking_input.text(reason, "reason", 500)
         with self.transaction(session) as session:
             row = self.lock(session, ref)
@@ -444,12 +441,7 @@ class BookingService:
             tz = timing.zone(row.timezone)
             if until is not None:
                 new_start = booking_input.instant(until, tz, "until")
-                if new_start <= row.start_at:
-                    raise ConflictError(
-                        f"until: {timing.local_iso(new_start, tz)} is not later than the expected start "
-                        f"{timing.local_iso(row.start_at, tz)}",
-                        field="until",
-                    )
+                booking_input.check_later(new_start, row.start_at, tz, "start")
             else:
                 assert minutes is not None
                 new_start = row.start_at + timedelta(minutes=minutes)
@@ -463,7 +455,7 @@ class BookingService:
             if notify:
                 # Set with the other changes: one UPDATE of the booking. Planning does not read it.
                 row.told_start = new_start
-                self._supersede_recent_delay_notice(session, row, now)
+                self.supersede_recent_notices(session, row, "booking.delayed", now=now)
             data = {
                 "minutes": int(shift.total_seconds() // 60),
                 "until": timing.local_iso(new_start, tz),
@@ -483,9 +475,12 @@ class BookingService:
                 history.add(session, row, "staff", silent, at=now)
             return row
 
-    def _supersede_recent_delay_notice(self, session: Session, row: BookingRow, now: datetime) -> None:
+    def supersede_recent_notices(
+        self, session: Session, row: BookingRow, event: str, *, now: datetime
+    ) -> None:
+        """A second delay within minutes replaces ``event``'s notice (and invite) not sent yet."""
         planner = self.rt.planner(row.playbook)
-        steps = [s.id for s in planner.steps_for("booking.delayed")] + ["invite_update"]
+        steps = [s.id for s in planner.steps_for(event)] + ["invite_update"]
         recent = session.scalars(
             _RECENT_NOTICES, {"booking_id": row.id, "steps": steps, "since": now - SUPERSEDE_WINDOW}
         )
@@ -568,7 +563,7 @@ class BookingService:
     ) -> BookingRow:
         now = self.rt.now()
         with self.transaction(session) as session:
-            row = self.lock(session, ref)
+            row = self.get(session, ref)  # BROKEN-TEMP
             self._refuse(row, name.split(".")[-1].replace("_", "-"), refuse)
             when = self._event_time(at, row, now)
             if cancel_reason:
@@ -610,7 +605,7 @@ class BookingService:
     ) -> BookingRow:
         amount = str(parse_money(price, field="price")) if price is not None else None
         with self.transaction(session) as tx:
-            row = self.lock(tx, ref)  # the pickup time is read in the booking's zone
+            row = self.get(tx, ref)  # BROKEN-TEMP the pickup time is read in the booking's zone
             if amount is not None and not confirm_price:
                 self._hold_price(tx, row, amount, "ready", {B.READY, *CLOSED})
             update: dict[str, Any] = {}

@@ -14,20 +14,18 @@ silently until the untold change reaches it.
 
 from __future__ import annotations
 
-from contextlib import suppress
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.core import timing
 from engine.core.values import BookingStatus
-from engine.exceptions import ConflictError, UserInputError
+from engine.exceptions import ConflictError
 from engine.runtime import Runtime
 from engine.services import booking_input
-from engine.services.bookings import SUPERSEDE_WINDOW, BookingService
-from engine.store import history, outbox
-from engine.store.tables import BookingRow, MessageRow
+from engine.services.bookings import BookingService
+from engine.store import history
+from engine.store.tables import BookingRow
 
 EVENT = "job.ready_delayed"
 #: The job is not ready yet: its ready time can still move.
@@ -53,7 +51,7 @@ class ReadyDelays:
         session: Session | None = None,
     ) -> BookingRow:
         now = self.rt.now()
-        _check_amount(minutes, until)
+        booking_input.check_delay_amount("delay-ready", minutes, until)
         reason = booking_input.text(reason, "reason", 500)
         with self.bookings.transaction(session) as tx:
             row = self.bookings.lock(tx, ref)
@@ -68,7 +66,7 @@ class ReadyDelays:
             notify = new_end - told >= self.rt.playbooks.get(row.playbook).min_delay
             if notify:
                 row.told_end = new_end
-                self._supersede_recent_notice(tx, row, now)
+                self.bookings.supersede_recent_notices(tx, row, EVENT, now=now)
             data = {
                 "minutes": int(shift.total_seconds() // 60),
                 "until": timing.local_iso(new_end, tz),
@@ -105,38 +103,4 @@ class ReadyDelays:
     @staticmethod
     def check_later(row: BookingRow, new_end: datetime) -> None:
         """Refuse (409) a ready time not later than the one expected now."""
-        if new_end <= row.end_at:
-            tz = timing.zone(row.timezone)
-            raise ConflictError(
-                f"until: {timing.local_iso(new_end, tz)} is not later than the expected ready time "
-                f"{timing.local_iso(row.end_at, tz)}",
-                field="until",
-            )
-
-    def _supersede_recent_notice(self, session: Session, row: BookingRow, now: datetime) -> None:
-        """A second change within minutes replaces a notice not sent yet, as a delay's does."""
-        steps = [s.id for s in self.rt.planner(row.playbook).steps_for(EVENT)] + ["invite_update"]
-        recent = session.scalars(
-            select(MessageRow)
-            .where(
-                MessageRow.booking_id == row.id,
-                MessageRow.step.in_(steps),
-                MessageRow.status == "planned",
-                MessageRow.created_at >= now - SUPERSEDE_WINDOW,
-            )
-            .order_by(MessageRow.id)
-            .with_for_update()
-        )
-        for message in recent:
-            # Claimed meanwhile: it is on its way, and the new notice follows it.
-            with suppress(outbox.TransitionError):
-                outbox.transition(
-                    session, message, outbox.S.CANCELLED, now=now, reason="superseded", ready_at=None
-                )
-
-
-def _check_amount(minutes: int | None, until: str | datetime | None) -> None:
-    if (minutes is None) == (until is None):
-        raise UserInputError("delay-ready: give exactly one of --minutes and --until", field="minutes")
-    if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 1):
-        raise UserInputError("minutes: must be a whole number of at least 1", field="minutes")
+        booking_input.check_later(new_end, row.end_at, timing.zone(row.timezone), "ready time")
