@@ -192,6 +192,43 @@ def test_ready_delays_racing_a_completion_through_the_api_are_200_or_409(
         assert {line.actor for line in lines if line.kind.startswith("event:job.")} == {"token:races"}, b.ref
 
 
+# --- ready with a price, twice at once -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EstimatedCar(Planned):
+    """A car service whose customer agreed to an estimate of 3,000."""
+
+    @property
+    def book(self) -> list[str]:
+        return [*super().book, "--fact", "estimate=3000"]
+
+
+def test_two_ready_prices_at_once_one_is_recorded_and_a_held_price_never_is(
+    database_url: str, tmp_path: Path
+) -> None:
+    """`ready REF --price 3500 --confirm-price`, `ready REF --price 2900` and `ready REF --price 3500`
+    (above the estimate, unconfirmed) at once: one of the first two wins, its price is the one
+    kept, the other loses to it; the held price never wins (exit 1, one line)."""
+    bookings = [EstimatedCar(b.ref, b.playbook, b.start) for b in cars(6)]
+    project = deploy(database_url, tmp_path / "deploy", bookings)
+    confirmed = [["ready", b.ref, "--price", "3500", "--confirm-price"] for b in bookings]
+    under = [["ready", b.ref, "--price", "2900"] for b in bookings]
+    held = [["ready", b.ref, "--price", "3500"] for b in bookings]
+    runs = drive(project, [confirmed, under, held], barrier=True)
+    seen = history_of(database_url)
+    for b, answers in zip(bookings, zip(*runs, strict=True), strict=True):
+        assert not (problems := refused(answers)), "\n".join(problems)
+        first, second, over = answers
+        assert not over.won and ("is more than the estimate" in over.stderr or "it is ready" in over.stderr)
+        assert [first.won, second.won].count(True) == 1, describe(answers)
+        loser = second if first.won else first
+        assert loser.stderr == f"error: cannot ready booking {b.ref}: it is ready\n", describe([loser])
+        row, lines = seen[b.ref]
+        assert events(lines) == ["booking.created", "job.ready"], b.ref
+        assert row.final_price == ("3500.00" if first.won else "2900.00"), b.ref
+
+
 # --- on-my-way against start --------------------------------------------------------------
 
 
