@@ -144,3 +144,18 @@ def _render(
         )
     email = runtime.renderer.render_email(*args)
     return replace(base, step=step_id, channel=channel, subject=email.subject, body=email.text)
+
+
+def clock_on_day(until: str | None, moving: datetime, tz_name: str, *, example: str) -> str | None:
+    """A chosen "HH:MM" on the local day of ``moving`` (the time it moves), as local ISO.
+
+    The staff pages' "set time" for a delay (the start) and a ready delay (the ready time).
+    """
+    if not until:
+        return None
+    try:
+        clock = datetime.strptime(until, "%H:%M").time()
+    except ValueError:
+        raise UserInputError(f"until: expected a time such as {example}", field="until") from None
+    local = moving.astimezone(timing.zone(tz_name))
+    return datetime.combine(local.date(), clock).isoformat(timespec="minutes")

@@ -24,7 +24,7 @@ from engine.runtime import Runtime
 from engine.services.ready_delay import EVENT, ReadyDelays
 from engine.store.tables import BookingRow
 from engine.web import board
-from engine.web.notices import DelayPreview, _render
+from engine.web.notices import DelayPreview, _render, clock_on_day
 from engine.web.security import Session
 
 if TYPE_CHECKING:
@@ -75,18 +75,6 @@ def preview_ready_delay(
     return _render(runtime, booking, step.id, step.template, channels[0], event, now, base)
 
 
-def _until(row: BookingRow, until: str | None) -> str | None:
-    """A chosen "HH:MM" on the day of the current expected ready time, as local ISO."""
-    if not until:
-        return None
-    try:
-        clock = datetime.strptime(until, "%H:%M").time()
-    except ValueError:
-        raise UserInputError("until: expected a time such as 16:30", field="until") from None
-    local = row.end_at.astimezone(timing.zone(row.timezone))
-    return datetime.combine(local.date(), clock).isoformat(timespec="minutes")
-
-
 def ready_later_routes(router: APIRouter, staff: StaffBoard) -> None:
     ready_delays = ReadyDelays(staff.rt, staff.service)
 
@@ -102,7 +90,12 @@ def ready_later_routes(router: APIRouter, staff: StaffBoard) -> None:
         with staff.rt.database.session() as db:
             row = staff.service.get(db, ref)
             preview = preview_ready_delay(
-                staff.rt, db, row, minutes=minutes, until=_until(row, until), reason=reason or None
+                staff.rt,
+                db,
+                row,
+                minutes=minutes,
+                until=clock_on_day(until, row.end_at, row.timezone, example="16:30"),
+                reason=reason or None,
             )
             card = board.cards(staff.rt, db, [row])[0]
         tz = timing.zone(row.timezone)
@@ -133,7 +126,11 @@ def ready_later_routes(router: APIRouter, staff: StaffBoard) -> None:
             # "HH:MM" means that time on the day of the ready time as it is now, under the lock.
             row = staff.service.lock(db, ref)
             ready_delays.delay_ready(
-                ref, minutes=minutes, until=_until(row, until), reason=reason or None, session=db
+                ref,
+                minutes=minutes,
+                until=clock_on_day(until, row.end_at, row.timezone, example="16:30"),
+                reason=reason or None,
+                session=db,
             )
             day, anchor = staff.day_of(row), row.id
         query = urlencode({"day": day, "done": DONE, "ref": ref})

@@ -19,7 +19,6 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from engine.core import timing
-from engine.exceptions import UserInputError
 from engine.runtime import Runtime
 from engine.services.bookings import BookingService
 from engine.services.price_check import PriceOverEstimateError
@@ -33,7 +32,7 @@ from engine.web.api import booking_out
 from engine.web.assignments import staff_assign_route
 from engine.web.attention import attention_staff_routes, open_items
 from engine.web.errors import ApiError
-from engine.web.notices import preview_delay
+from engine.web.notices import clock_on_day, preview_delay
 from engine.web.pages import Pages
 from engine.web.price_confirm import price_page
 from engine.web.ready_later import ready_later_routes
@@ -279,7 +278,7 @@ def _board_routes(router: APIRouter, staff: StaffBoard) -> None:
     ) -> Response:
         with staff.rt.database.session() as db:
             row = staff.service.get(db, ref)
-            until_iso = _until(staff, row, until)
+            until_iso = clock_on_day(until, row.start_at, row.timezone, example="14:30")
             preview = preview_delay(
                 staff.rt, db, row, minutes=minutes, until=until_iso, reason=reason or None
             )
@@ -298,18 +297,6 @@ def _board_routes(router: APIRouter, staff: StaffBoard) -> None:
             day=staff.day_of(row),
         )
         return staff.pages.render(request, "staff_delay.html", context)
-
-
-def _until(staff: StaffBoard, row: BookingRow, until: str | None) -> str | None:
-    """A chosen "HH:MM" on the day of the booking's current expected start, as local ISO."""
-    if until is None or until == "":
-        return None
-    try:
-        clock = datetime.strptime(until, "%H:%M").time()
-    except ValueError:
-        raise UserInputError("until: expected a time such as 14:30", field="until") from None
-    local = row.start_at.astimezone(timing.zone(row.timezone))
-    return datetime.combine(local.date(), clock).isoformat(timespec="minutes")
 
 
 def _flash(done: str | None, ref: str | None, staff: StaffBoard) -> str | None:
@@ -339,7 +326,8 @@ def _action_routes(router: APIRouter, staff: StaffBoard) -> None:
         staff.check_csrf(session, csrf)
         with staff.rt.database.session() as db:
             # "HH:MM" means that time on the day of the start as it is now, under the lock.
-            until_iso = _until(staff, svc.lock(db, ref), until)
+            row = svc.lock(db, ref)
+            until_iso = clock_on_day(until, row.start_at, row.timezone, example="14:30")
             svc.delay(ref, minutes=minutes, until=until_iso, reason=reason or None, session=db)
         return finish(ref, "delay", next)
 
