@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from engine.cli.app import State, booking_service, common, console, emit
+from engine.cli.app import F, State, booking_service, common, console, emit
 from engine.core import timing
 from engine.exceptions import UserInputError
 
@@ -110,12 +110,26 @@ def book(
     emit(state, data, lambda: console.print(f"{verb} {row.ref}: {data['start']} - {data['end']}"))
 
 
+def delay_options(
+    func: F,
+    *,
+    minutes_help: str | None = None,
+    until_help: str | None = None,
+) -> F:
+    """``REF --minutes N | --until ISO [--reason] [--at]``: a delay's and a ready delay's options."""
+    for option in (
+        click.option("--at", default=None, metavar="ISO"),
+        click.option("--reason", default=None, metavar="TEXT"),
+        click.option("--until", default=None, metavar="ISO", help=until_help),
+        click.option("--minutes", default=None, help=minutes_help),
+        click.argument("ref"),
+    ):
+        func = option(func)
+    return func
+
+
 @click.command()
-@click.argument("ref")
-@click.option("--minutes", default=None)
-@click.option("--until", default=None, metavar="ISO")
-@click.option("--reason", default=None)
-@click.option("--at", default=None, metavar="ISO")
+@delay_options
 @common
 def delay(
     state: State,

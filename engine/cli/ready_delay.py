@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import functools
+
 import click
 
 from engine.cli.app import State, booking_service, common
-from engine.cli.bookings import _booking_out, _int_option
+from engine.cli.bookings import _booking_out, _int_option, delay_options
 
 
 @click.command("delay-ready")
-@click.argument("ref")
-@click.option("--minutes", default=None, help="Minutes later than the expected ready time.")
-@click.option("--until", default=None, metavar="ISO", help="The new expected ready time.")
-@click.option("--reason", default=None, metavar="TEXT")
-@click.option("--at", default=None, metavar="ISO")
+@functools.partial(
+    delay_options,
+    minutes_help="Minutes later than the expected ready time.",
+    until_help="The new expected ready time.",
+)
 @common
 def delay_ready(
     state: State,
