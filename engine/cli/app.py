@@ -222,11 +222,13 @@ def cli_actor() -> str:
     """Who a command's history lines are written as: ``cli:<the operating system's user>``."""
     import getpass
 
+    from engine.store import actors
+
     try:
         user = getpass.getuser()
     except (OSError, KeyError):  # no login name in a bare container
         user = "unknown"
-    return f"cli:{user}"
+    return actors.cli(user)
 
 
 def booking_service(state: State) -> BookingService:

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from engine.cli.app import State, common, console, emit, open_store
+from engine.cli.app import State, cli_actor, common, console, emit, open_store
 
 
 def _line(item: dict[str, Any]) -> str:
@@ -57,7 +57,7 @@ def attention_list(state: State) -> None:
 
 @attention.command("handled")
 @click.argument("item_id", metavar="ID", type=int)
-@click.option("--by", default=None, metavar="NAME", help="Who handled it (default: staff).")
+@click.option("--by", default=None, metavar="NAME", help="Who handled it (default: cli:<your user name>).")
 @common
 def attention_handled(state: State, item_id: int, by: str | None) -> None:
     """Mark item ID handled."""
@@ -65,7 +65,7 @@ def attention_handled(state: State, item_id: int, by: str | None) -> None:
     from engine.services.feedback import Feedback
 
     rt = open_store(state)
-    item = Feedback(rt).handle(item_id, by=(by or "").strip() or None)
+    item = Feedback(rt).handle(item_id, by=(by or "").strip() or cli_actor())
     tz = timing.zone(rt.business.timezone)
     handled_at = timing.local_iso(item.handled_at, tz) if item.handled_at else None
     data = {**item.as_json(), "created_at": timing.local_iso(item.created_at, tz), "handled_at": handled_at}

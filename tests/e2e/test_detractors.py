@@ -69,3 +69,13 @@ def test_a_ten_gets_the_review_link(project: Project) -> None:
         "https://reviews.example.org/fjordbyen-bil-og-ror\nHilsen Fjordbyen Bil & Rør AS"
     )
     assert project.json("attention", now=ANSWERED) == []
+
+
+def test_handled_from_the_command_line_names_the_user_who_ran_it(project: Project) -> None:
+    import getpass
+
+    reviewed(project)
+    project.run("reply", "--from", "912 34 567", "--text", "2", now=ANSWERED)
+    later = "2026-11-24T14:00:00+01:00"
+    done = project.run("attention", "handled", "1", now=later).stdout
+    assert done == f"#1 handled by cli:{getpass.getuser()} at {later} (booking P-100)\n"
