@@ -563,7 +563,7 @@ class BookingService:
     ) -> BookingRow:
         now = self.rt.now()
         with self.transaction(session) as session:
-            row = self.get(session, ref)  # BROKEN-TEMP
+            row = self.lock(session, ref)
             self._refuse(row, name.split(".")[-1].replace("_", "-"), refuse)
             when = self._event_time(at, row, now)
             if cancel_reason:
@@ -605,7 +605,7 @@ class BookingService:
     ) -> BookingRow:
         amount = str(parse_money(price, field="price")) if price is not None else None
         with self.transaction(session) as tx:
-            row = self.get(tx, ref)  # BROKEN-TEMP the pickup time is read in the booking's zone
+            row = self.lock(tx, ref)  # the pickup time is read in the booking's zone
             if amount is not None and not confirm_price:
                 self._hold_price(tx, row, amount, "ready", {B.READY, *CLOSED})
             update: dict[str, Any] = {}
