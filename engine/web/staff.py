@@ -255,12 +255,16 @@ def _board_routes(router: APIRouter, staff: StaffBoard) -> None:
             data = booking_out(db, row)
             history = history_json(db, row)
             card = board.cards(staff.rt, db, [row])[0]
+        # The same signed link the customer's messages carry, for staff to send by hand.
+        token = staff.rt.signer.token(row.id, now=staff.rt.now())
         context = staff.context(
             request,
             session,
             card=card,
             booking=data,
             history=history,
+            customer_link=f"{staff.rt.settings.public_url}/b/{token}",
+            link_days=staff.rt.settings.link_ttl.days,
             late_steps=LATE_STEPS,
             flash=_flash(done, ref, staff),
             day=staff.day_of(row),

@@ -160,6 +160,10 @@ EN: dict[str, str] = {
     "message_retrying": "retrying",
     "message_skipped": "skipped",
     "message_cancelled": "cancelled",
+    "customer_page": "Customer's page",
+    "customer_page_note": (
+        "The link the customer's messages carry, valid {days} days from now. Send it if they cannot find it."
+    ),
     "history": "History",
     "by": "by {actor}",
     # the delay and ready-later previews
@@ -418,6 +422,10 @@ NB: dict[str, str] = {
     "message_retrying": "prøver igjen",
     "message_skipped": "hoppet over",
     "message_cancelled": "avbrutt",
+    "customer_page": "Kundens side",
+    "customer_page_note": (
+        "Lenken kundens meldinger har, gyldig i {days} dager fra nå. Send den hvis kunden ikke finner den."
+    ),
     "history": "Historikk",
     "by": "av {actor}",
     "new_expected": "Ny forventet tid",
@@ -673,6 +681,10 @@ DA: dict[str, str] = {
     "message_retrying": "prøver igen",
     "message_skipped": "sprunget over",
     "message_cancelled": "annulleret",
+    "customer_page": "Kundens side",
+    "customer_page_note": (
+        "Linket i kundens beskeder, gyldigt i {days} dage fra nu. Send det, hvis kunden ikke kan finde det."
+    ),
     "history": "Historik",
     "by": "af {actor}",
     "new_expected": "Ny forventet tid",

@@ -238,3 +238,19 @@ def test_weekly_report_charts_promises_kept(deployment: Deployment, client: Test
     assert html.count("<rect") == 6 * 8  # six charts, eight weeks each
     assert "week 48: 0%" in html  # this week's kept rate: the one promise was broken
     assert "week 48: 1</title>" in html  # one late without a word
+
+
+def test_the_staff_booking_page_gives_the_customers_own_link(
+    deployment: Deployment, client: TestClient
+) -> None:
+    """A customer who cannot find the message: staff copy the link from the booking's page."""
+    import re
+
+    deployment.book()
+    login(client)
+    page = client.get("/staff/b/C-1").text
+    assert "Customer's page" in page and "valid 60 days from now" in page
+    [link] = re.findall(r'class="customer-link" href="([^"]+)"', page)
+    assert link.startswith(deployment.rt.settings.public_url + "/b/")
+    customer = client.get(link.removeprefix(deployment.rt.settings.public_url))
+    assert customer.status_code == 200 and "Bekreft tiden" in customer.text
