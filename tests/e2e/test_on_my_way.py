@@ -7,7 +7,7 @@ Monday 23 November 2026: Kari's plumber visit is booked for Tuesday 10:00-10:30.
 from __future__ import annotations
 
 from tests.conftest import Project
-from tests.e2e.test_walkthrough import MONDAY_NOON, book_plumber
+from tests.e2e.journeys import MONDAY_NOON, book_plumber
 
 SETTING_OFF = "2026-11-24T09:20:00+01:00"
 

@@ -5,29 +5,20 @@ from __future__ import annotations
 import sqlite3
 
 from tests.conftest import Project
+from tests.e2e.journeys import book
 
 NOW = "2026-11-23T12:00:00+01:00"
 
 
 def test_erase_by_phone_removes_contact_data_and_bodies_but_keeps_the_rows(project: Project) -> None:
-    project.run(
-        "book",
-        "--playbook",
-        "plumber_visit",
-        "--ref",
+    book(
+        project,
         "P-1",
-        "--name",
-        "Kari Nordmann",
-        "--phone",
-        "912 34 567",
-        "--email",
-        "kari@example.com",
-        "--start",
-        "2026-11-26T10:00",
-        "--location",
-        "Kirkeveien 12",
-        "--fact",
-        "task=Tett avløp hos Kari",
+        playbook="plumber_visit",
+        email="kari@example.com",
+        start="2026-11-26T10:00",
+        location="Kirkeveien 12",
+        facts=["task=Tett avløp hos Kari"],
         now=NOW,
     )
     project.run("dispatch", "--once", now=NOW)
@@ -67,26 +58,13 @@ def _leftovers(project: Project, needles: list[bytes]) -> dict[str, list[bytes]]
 
 
 def test_after_erasure_the_person_is_in_no_file_database_wal_or_outbox(project: Project) -> None:
-    common = ("--start", "2026-11-26T10:00", "--playbook", "plumber_visit")
-    kari = ("--name", "Kari Nordmann", "--phone", "912 34 567", "--email", "kari.nordmann@example.com")
-    project.run(
-        "book", "--ref", "P-1", *kari, *common, "--location", "Kirkeveien 12", "--fact", "task=x", now=NOW
-    )
-    project.run(
-        "book",
-        "--ref",
-        "P-2",
-        *kari,
-        "--start",
-        "2026-11-27T10:00",
-        "--playbook",
-        "plumber_visit",
-        "--fact",
-        "task=y",
-        now=NOW,
-    )
-    ola = ("--name", "Ola Hansen", "--phone", "934 56 789", "--email", "ola.hansen@example.com")
-    project.run("book", "--ref", "P-3", *ola, *common, "--fact", "task=z", now=NOW)
+    kari = {"name": "Kari Nordmann", "phone": "912 34 567", "email": "kari.nordmann@example.com"}
+    ola = {"name": "Ola Hansen", "phone": "934 56 789", "email": "ola.hansen@example.com"}
+    tuesday = "2026-11-26T10:00"
+    visit = "plumber_visit"
+    book(project, "P-1", playbook=visit, start=tuesday, location="Kirkeveien 12", facts=["task=x"], **kari)
+    book(project, "P-2", playbook=visit, start="2026-11-27T10:00", facts=["task=y"], **kari)
+    book(project, "P-3", playbook=visit, start=tuesday, facts=["task=z"], **ola)
     project.run("dispatch", "--once", now=NOW)
     project.run("delay", "P-1", "--minutes", "30", now=NOW)
     project.run("dispatch", "--once", now=NOW)

@@ -17,9 +17,8 @@ import pytest
 from icalendar import Calendar
 
 from tests.conftest import Project
+from tests.e2e.journeys import DROP_OFF, book_arrival, started_car
 
-MONDAY_NOON = "2026-11-23T12:00:00+01:00"
-DROP_OFF = "2026-11-24T08:05:00+01:00"
 MIDDAY = "2026-11-24T11:00:00+01:00"
 # A step anchored on the ready time, so a moved ready time has a pending row to carry along.
 COLLECT_STEP = """
@@ -28,37 +27,6 @@ COLLECT_STEP = """
     channels: [sms]
     template: reminder_2h
 """
-
-
-def book_car(project: Project, *, ref: str = "C-1", locale: str = "nb") -> None:
-    project.run(
-        "book",
-        "--playbook",
-        "car_service",
-        "--ref",
-        ref,
-        "--name",
-        "Kari Nordmann",
-        "--phone",
-        "912 34 567",
-        "--email",
-        "kari@example.com",
-        "--start",
-        "2026-11-24T08:00",
-        "--end",
-        "2026-11-24T14:00",
-        "--locale",
-        locale,
-        "--fact",
-        "vehicle=Toyota Corolla",
-        now=MONDAY_NOON,
-    )
-
-
-def started_car(project: Project, *, ref: str = "C-1", locale: str = "nb") -> None:
-    book_car(project, ref=ref, locale=locale)
-    project.run("dispatch", "--once", now=MONDAY_NOON)  # the confirmation, with the invite
-    project.run("start", ref, now=DROP_OFF)
 
 
 def notices(project: Project, step: str = "ready_delay_notice") -> list[dict[str, Any]]:
@@ -163,24 +131,7 @@ def test_a_change_below_the_minimum_notice_moves_the_time_without_a_message(proj
 
 def test_refusals_name_why_and_change_nothing(project: Project) -> None:
     started_car(project)
-    project.run(
-        "book",
-        "--playbook",
-        "plumber_visit",
-        "--ref",
-        "P-1",
-        "--name",
-        "Ola Nordmann",
-        "--phone",
-        "913 34 567",
-        "--start",
-        "2026-11-24T10:00",
-        "--end",
-        "2026-11-24T10:30",
-        "--fact",
-        "task=Tett avløp",
-        now=MONDAY_NOON,
-    )
+    book_arrival(project)
 
     arrival = project.run("delay-ready", "P-1", "--minutes", "30", now=MIDDAY, check=False)
     assert arrival.returncode == 1

@@ -13,34 +13,9 @@ from datetime import datetime
 from icalendar import Calendar
 
 from tests.conftest import Project
+from tests.e2e.journeys import MONDAY_NOON, book_plumber
 
-MONDAY_NOON = "2026-11-23T12:00:00+01:00"
 TUESDAY_0800 = "2026-11-24T08:00:00+01:00"
-
-
-def book_plumber(project: Project, ref: str = "P-100") -> None:
-    project.run(
-        "book",
-        "--playbook",
-        "plumber_visit",
-        "--ref",
-        ref,
-        "--name",
-        "Kari Nordmann",
-        "--phone",
-        "912 34 567",
-        "--email",
-        "kari@example.com",
-        "--start",
-        "2026-11-24T10:00",
-        "--end",
-        "2026-11-24T10:30",
-        "--locale",
-        "nb",
-        "--fact",
-        "task=Tett avløp på badet",
-        now=MONDAY_NOON,
-    )
 
 
 def test_booking_then_one_pass_writes_a_confirmation_email_with_invite_and_an_sms(

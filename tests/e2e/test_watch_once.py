@@ -15,7 +15,7 @@ from engine.dispatch.scheduler import JOB_LEASE
 from engine.store import locks
 from engine.store.db import Database
 from tests.conftest import Project
-from tests.e2e.test_ready_delay import started_car
+from tests.e2e.journeys import book_arrival, started_car
 
 BUSINESS_ID = "default"  # business.yaml names none
 BEFORE = "2026-11-24T13:50:00+01:00"
@@ -87,24 +87,7 @@ def test_a_ready_time_moved_and_told_is_not_alerted_about(project: Project) -> N
 
 
 def test_an_arrival_promise_still_speaks_of_the_start(project: Project) -> None:
-    project.run(
-        "book",
-        "--playbook",
-        "plumber_visit",
-        "--ref",
-        "P-1",
-        "--name",
-        "Ola Nordmann",
-        "--phone",
-        "913 34 567",
-        "--start",
-        "2026-11-24T10:00",
-        "--end",
-        "2026-11-24T10:30",
-        "--fact",
-        "task=Tett avløp",
-        now="2026-11-23T12:00:00+01:00",
-    )
+    book_arrival(project)
     project.run("dispatch", "--once", now="2026-11-24T09:50:00+01:00")
     project.run("dispatch", "--once", now="2026-11-24T10:00:00+01:00")
 
