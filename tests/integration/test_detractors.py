@@ -8,46 +8,31 @@ pass sends what it planned: the texts staff and Kari get are asserted.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from twilio.request_validator import RequestValidator
 
 from engine.channels.base import OutgoingMessage
-from engine.settings import TwilioSettings
 from engine.store import attention
 from engine.store.tables import BookingRow, HistoryRow
-from engine.web.webhooks import webhook_router
+from tests.integration.twilio_inbound import inbound_sms, trusting_twilio, webhook_client
 from tests.integration.world import World
 
-TOKEN = "twilio-auth-token-for-tests"
-PUBLIC = "http://127.0.0.1:8000"
 STAFF_PHONE = "+4791001122"  # business.yaml
 REVIEW_URL = "https://reviews.example.org/fjordbyen-bil-og-ror"
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    w = World(tmp_path)
-    w.rt.settings = w.rt.settings.model_copy(update={"twilio": TwilioSettings(auth_token=TOKEN)})
-    yield w
-    w.close()
+def world(world: World) -> World:
+    return trusting_twilio(world)
 
 
 @pytest.fixture
 def client(world: World) -> TestClient:
-    app = FastAPI()
-    app.include_router(webhook_router(world.rt))
-    return TestClient(app)
+    return webhook_client(world)
 
 
 def reply(client: TestClient, body: str) -> None:
-    form = {"From": "+4791234567", "To": "+4759441122", "Body": body}
-    signature = RequestValidator(TOKEN).compute_signature(PUBLIC + "/webhooks/twilio/inbound", form)
-    answer = client.post("/webhooks/twilio/inbound", data=form, headers={"X-Twilio-Signature": signature})
+    answer = inbound_sms(client, body)
     assert answer.status_code == 200, answer.text
 
 

@@ -7,47 +7,31 @@ forced inside one process so that each one happens every time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from sqlalchemy import select, update
-from twilio.request_validator import RequestValidator
 
 from engine.channels.base import OutgoingMessage, SendResult
 from engine.channels.memory import MemoryChannel
 from engine.core.values import MessageStatus
 from engine.exceptions import UserInputError
 from engine.services.inbound import Inbound
-from engine.settings import TwilioSettings
 from engine.store import outbox
 from engine.store.tables import BookingRow, HistoryRow, MessageRow
-from engine.web.webhooks import webhook_router
+from tests.integration.twilio_inbound import KARI, inbound_sms, trusting_twilio, webhook_client
 from tests.integration.world import World
 
 S = MessageStatus
-TOKEN = "twilio-auth-token-for-tests"
-PUBLIC = "http://127.0.0.1:8000"
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    w = World(tmp_path)
-    w.rt.settings = w.rt.settings.model_copy(update={"twilio": TwilioSettings(auth_token=TOKEN)})
-    yield w
-    w.close()
+def world(world: World) -> World:
+    return trusting_twilio(world)
 
 
-def signed_reply(world: World, body: str, sid: str, sender: str = "+4791234567") -> int:
-    app = FastAPI()
-    app.include_router(webhook_router(world.rt))
-    form = {"From": sender, "To": "+4759441122", "Body": body, "MessageSid": sid}
-    path = "/webhooks/twilio/inbound"
-    signature = RequestValidator(TOKEN).compute_signature(PUBLIC + path, form)
-    return TestClient(app).post(path, data=form, headers={"X-Twilio-Signature": signature}).status_code
+def signed_reply(world: World, body: str, sid: str, sender: str = KARI) -> int:
+    return inbound_sms(webhook_client(world), body, sender=sender, sid=sid).status_code
 
 
 # --- the outbox: only the claimer settles a claim ----------------------------------------
