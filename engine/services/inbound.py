@@ -29,7 +29,15 @@ from engine.services.bookings import BookingService
 from engine.services.feedback import Feedback
 from engine.services.webhooks_out import message_event
 from engine.store import actors, history, outbox
-from engine.store.tables import BookingRow, CustomerRow, FindingRow, HistoryRow, MessageRow, OptOutRow
+from engine.store.tables import (
+    BookingRow,
+    BusinessRow,
+    CustomerRow,
+    FindingRow,
+    HistoryRow,
+    MessageRow,
+    OptOutRow,
+)
 from engine.store.values import customer_name
 
 S = MessageStatus
@@ -139,7 +147,10 @@ class Inbound:
             matched = self._match(session, number, now)
             # The booking is locked before the duplicate check: a retry arriving while the
             # first delivery is still being processed waits here, then sees it on record.
+            # With no booking to lock, the business's row serialises the copies instead.
             booking = self.service.lock_id(session, matched.id) if matched is not None else None
+            if booking is None:
+                self._serialise_unmatched(session)
             if sid and self._seen(session, sid):
                 return ReplyOutcome(None, None, "duplicate")
             self._opt(session, reply_class, number, now)
@@ -214,6 +225,12 @@ class Inbound:
         raise_alert(
             session, business=self.rt.business, booking_id=booking.id, ref=booking.ref, now=now, text=alert
         )
+
+    def _serialise_unmatched(self, session: Session) -> None:
+        """Take the business's row (``FOR UPDATE``; SQLite's ``BEGIN IMMEDIATE`` already holds the
+        file), the lock slot-taking takes (decision 0017). No booking is locked before it here, so
+        the order booking, then business, still holds and cannot deadlock."""
+        session.execute(select(BusinessRow.id).where(BusinessRow.id == self.rt.business.id).with_for_update())
 
     def _seen(self, session: Session, sid: str) -> bool:
         """A reply with this provider id is already on record: Twilio retried, or someone replayed it."""
