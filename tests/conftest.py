@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.receiver import receiver  # noqa: F401  (the webhook receiver fixture, for every test)
+
 # Two shared cores under load make wall-clock deadlines flaky; the properties are what matter.
 settings.register_profile(
     "forvent", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True

@@ -118,6 +118,7 @@ def erase_customer_command(state: State, phone: str | None, email: str | None) -
         "customers": result.customers,
         "bookings": result.bookings,
         "messages_cancelled": result.messages_cancelled,
+        "webhooks_cancelled": result.webhooks_cancelled,
         "opt_out_kept": bool(opted),
     }
     emit(
@@ -125,7 +126,8 @@ def erase_customer_command(state: State, phone: str | None, email: str | None) -
         data,
         lambda: console.print(
             f"erased {result.customers} customer(s), {result.bookings} booking(s); "
-            f"{result.messages_cancelled} pending message(s) cancelled"
+            f"{result.messages_cancelled} pending message(s) and "
+            f"{result.webhooks_cancelled} waiting webhook delivery(ies) cancelled"
         ),
     )
 

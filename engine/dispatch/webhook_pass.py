@@ -114,10 +114,13 @@ class WebhookPass:
     def _post(self, delivery: WebhookDeliveryRow) -> _Attempt:
         attempt = _Attempt(delivery)
         spec = next((w for w in self.rt.business.webhooks if w.url == delivery.url), None)
-        if spec is None or delivery.body is None:
+        if spec is None:
             attempt.error = PermanentChannelError(
                 "no such receiver in business.yaml any more", channel="webhook", provider_code="removed"
             )
+            return attempt
+        if delivery.body is None:  # the customer was erased while an earlier attempt was out
+            attempt.error = PermanentChannelError("erased", channel="webhook", provider_code="erased")
             return attempt
         body = delivery.body.encode("utf-8")
         outgoing = OutgoingMessage(

@@ -3,7 +3,8 @@
 ``erase_customer`` anonymises a person's bookings in place: refs, times,
 statuses and message rows stay for the report; names, contact data, location,
 text facts, message addresses and bodies, reply texts and history details that
-name them are removed; pending messages are cancelled (``erased``); an
+name them are removed; pending messages are cancelled (``erased``), and so
+are waiting webhook deliveries, whose bodies may quote the person; an
 opt-out survives as a one-way hash. Once that has committed,
 ``clear_traces`` removes what the database rows no longer show but files
 still hold: the file channels' copies of the person's messages, and on SQLite
@@ -24,7 +25,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine.core.playbooks import PlaybookSet
-from engine.store import history, outbox
+from engine.store import history, outbox, webhook_outbox
 from engine.store.db import Database, is_sqlite
 from engine.store.tables import BookingRow, CustomerRow, FindingRow, HistoryRow, MessageRow
 
@@ -37,6 +38,7 @@ class ErasureResult:
     customers: int
     bookings: int
     messages_cancelled: int
+    webhooks_cancelled: int = 0
     message_ids: tuple[int, ...] = ()  # every message of the erased bookings, for clear_traces
 
 
@@ -54,12 +56,16 @@ def erase_customer(
     customers = list(session.scalars(query))
     bookings = 0
     cancelled = 0
+    webhooks_cancelled = 0
     message_ids: list[int] = []
     for customer in customers:
         for booking in session.scalars(select(BookingRow).where(BookingRow.customer_id == customer.id)):
             bookings += 1
             message_ids += session.scalars(select(MessageRow.id).where(MessageRow.booking_id == booking.id))
             cancelled += len(outbox.cancel_pending(session, booking_id=booking.id, reason="erased", now=now))
+            webhooks_cancelled += webhook_outbox.erase(
+                session, booking_id=booking.id, reason="erased", now=now
+            )
             _erase_booking(session, booking, playbooks, now)
         customer.name, customer.first_name = ERASED, None
         customer.phone = customer.email = None
@@ -77,6 +83,7 @@ def erase_customer(
         customers=len(customers),
         bookings=bookings,
         messages_cancelled=cancelled,
+        webhooks_cancelled=webhooks_cancelled,
         message_ids=tuple(message_ids),
     )
 

@@ -278,7 +278,7 @@ class WebhookDeliveryRow(Base):
     event: Mapped[str] = mapped_column(String(64))
     url: Mapped[str] = mapped_column(Text)
     body: Mapped[str | None] = mapped_column(Text)  # the exact JSON signed; dropped once settled
-    status: Mapped[str] = mapped_column(String(16))  # planned | sending | retrying | sent | failed
+    status: Mapped[str] = mapped_column(String(16))  # planned|sending|retrying|sent|failed|cancelled
     reason: Mapped[str | None] = mapped_column(String(200))
     response_code: Mapped[int | None] = mapped_column(Integer)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,8 +1,9 @@
 """Webhook deliveries: the rows, their claim under a lease and their compare-and-set outcomes.
 
 The same life as a message (``planned`` -> ``sending`` -> ``sent`` |
-``retrying`` | ``failed``; an expired claim is claimable again), in a table
-of its own so no report, board, opt-out or quiet-hours rule ever counts one.
+``retrying`` | ``failed``; an expired claim is claimable again; ``cancelled``
+when the customer is erased before it went), in a table of its own so no
+report, board, opt-out or quiet-hours rule ever counts one.
 Every outcome is a compare-and-set on the row still claimed by this worker;
 a zero row count means another worker took it over, and its outcome wins.
 """
@@ -19,6 +20,7 @@ from engine.store import history
 from engine.store.tables import WebhookDeliveryRow
 
 PLANNED, SENDING, RETRYING, SENT, FAILED = "planned", "sending", "retrying", "sent", "failed"
+CANCELLED = "cancelled"
 W = WebhookDeliveryRow
 
 
@@ -98,6 +100,38 @@ def claim_due(
     )
     claimed = select(W).where(W.id.in_(ids), W.status == SENDING, W.claimed_by == worker)
     return list(session.scalars(claimed.order_by(W.id)))
+
+
+def erase(session: Session, *, booking_id: int, reason: str, now: datetime) -> int:
+    """Forget a booking's undelivered bodies; the waiting ones are ``cancelled`` (``reason``).
+
+    A delivery being POSTed right now keeps its claim, so its worker can still
+    record the answer, but loses its body: should it need a retry, there is
+    nothing left to send. Returns how many were cancelled.
+    """
+    of_booking = W.booking_id == booking_id
+    waiting = or_(W.status.in_((PLANNED, RETRYING)), and_(W.status == SENDING, W.claimed_until < now))
+    cancelled = session.execute(
+        update(W)
+        .where(of_booking, waiting)
+        .values(
+            status=CANCELLED,
+            reason=reason,
+            body=None,
+            ready_at=None,
+            claimed_by=None,
+            claimed_until=None,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(W)
+        .where(of_booking, W.body.is_not(None))
+        .values(body=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(cancelled.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def settle(

@@ -1,79 +1,21 @@
 """Outbound webhooks: the business's own system hears of a booking's events, signed, through the outbox.
 
-A real HTTP receiver on 127.0.0.1 (http.server in a thread) answers what each
-test scripts and records every request; the deployment is driven through the
-real CLI with the engine clock set (Monday 23 November 2026, Oslo).
+A real HTTP receiver on 127.0.0.1 (``tests.receiver``) answers what each test
+scripts and records every request; the deployment is driven through the real
+CLI with the engine clock set (Monday 23 November 2026, Oslo).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-
-import pytest
+import sqlite3
 
 from tests.conftest import Project
+from tests.receiver import SECRET, Receiver, signed
 
 MONDAY_NOON = "2026-11-23T12:00:00+01:00"
 A_MINUTE_LATER = "2026-11-23T12:01:00+01:00"
 AN_HOUR_LATER = "2026-11-23T13:00:00+01:00"
-SECRET = "whsec-fjordbyen-7f3a"
-
-
-@dataclass
-class Received:
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def json(self) -> dict[str, Any]:
-        return dict(json.loads(self.body))
-
-
-@dataclass
-class Receiver:
-    """Answers ``script``'s statuses in turn (then 200) and keeps what it was sent."""
-
-    url: str = ""
-    script: list[int] = field(default_factory=list)
-    received: list[Received] = field(default_factory=list)
-
-    def events(self) -> list[str]:
-        return [r.json["event"] for r in self.received]
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    found = Receiver()
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            with lock:
-                found.received.append(Received(dict(self.headers.items()), body))
-                status = found.script.pop(0) if found.script else 200
-            self.send_response(status)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    found.url = f"http://127.0.0.1:{server.server_address[1]}/forvent"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield found
-    server.shutdown()
-    server.server_close()
 
 
 def subscribe(project: Project, url: str, events: list[str]) -> None:
@@ -81,20 +23,18 @@ def subscribe(project: Project, url: str, events: list[str]) -> None:
         handle.write(f"webhooks:\n  - url: {url}\n    secret: {SECRET}\n    events: {json.dumps(events)}\n")
 
 
-def book_and_cancel(project: Project) -> None:
+def book(project: Project) -> None:
     project.run(
         "book", "--playbook", "plumber_visit", "--ref", "P-300", "--name", "Kari Nordmann",
         "--phone", "912 34 567", "--email", "kari@example.com",
         "--start", "2026-11-26T10:00", "--end", "2026-11-26T10:30", "--fact", "task=Tett avløp",
         now=MONDAY_NOON,
     )  # fmt: skip
+
+
+def book_and_cancel(project: Project) -> None:
+    book(project)
     project.run("cancel", "P-300", "--reason", "Kunden har fikset det selv", now=MONDAY_NOON)
-
-
-def signed(received: Received) -> bool:
-    """What the README tells a receiver to do."""
-    expected = "sha256=" + hmac.new(SECRET.encode(), received.body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, received.headers["X-Forvent-Signature"])
 
 
 def webhook_lines(project: Project, now: str) -> list[str]:
@@ -172,3 +112,30 @@ def test_an_unknown_event_name_in_business_yaml_is_one_clear_line(project: Proje
     assert result.returncode == 1
     assert "webhooks.0.events" in result.stderr and "unknown event 'booking.canceled'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def waiting_deliveries(project: Project) -> list[tuple[str, str, str | None, str | None]]:
+    with sqlite3.connect(project.root / "forvent.db") as db:
+        rows = db.execute("SELECT event, status, reason, body FROM webhook_deliveries ORDER BY id")
+        return list(rows)
+
+
+def test_erasure_cancels_waiting_deliveries_and_forgets_their_bodies(
+    project: Project, receiver: Receiver
+) -> None:
+    subscribe(project, receiver.url, [])
+    book(project)
+    project.run(
+        "reply", "--from", "912 34 567", "--text", "Kari her, ring meg på 912 34 567", now=MONDAY_NOON
+    )
+    replied = [body for event, _, _, body in waiting_deliveries(project) if event == "customer.replied"]
+    assert replied and "Kari her" in (replied[0] or "")  # the reply is quoted, waiting to go
+
+    result = project.json("erase-customer", "--phone", "+47 912 34 567", now=MONDAY_NOON)
+    assert (result["customers"], result["webhooks_cancelled"]) == (1, len(waiting_deliveries(project)))
+    assert {(status, reason, body) for _, status, reason, body in waiting_deliveries(project)} == {
+        ("cancelled", "erased", None)
+    }
+
+    project.run("dispatch", "--once", now=AN_HOUR_LATER)
+    assert receiver.received == []
