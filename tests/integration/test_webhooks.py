@@ -17,7 +17,8 @@ from twilio.request_validator import RequestValidator
 from engine.settings import TwilioSettings
 from engine.store.tables import BookingRow, HistoryRow, OptOutRow
 from engine.web.webhooks import webhook_router
-from tests.integration.world import World
+from tests.integration.world import REPO, World
+from tests.receiver import SECRET, Receiver, signed
 
 TOKEN = "twilio-auth-token-for-tests"
 PUBLIC = "http://127.0.0.1:8000"
@@ -45,6 +46,21 @@ def post(
     if sign:
         headers["X-Twilio-Signature"] = RequestValidator(token).compute_signature(PUBLIC + path, form)
     return client.post(path, data=form, headers=headers).status_code
+
+
+@pytest.fixture
+def subscribed(world: World, receiver: Receiver, tmp_path: Path) -> Receiver:
+    """The business's own system, listed in its business.yaml for the delivery reports."""
+    business = tmp_path / "business.yaml"
+    business.write_text(
+        (REPO / "business.yaml").read_text(encoding="utf-8")
+        + f"webhooks:\n  - url: {receiver.url}\n    secret: {SECRET}\n"
+        + "    events: [message.delivered, message.failed]\n",
+        encoding="utf-8",
+    )
+    # The runtime reads business.yaml at first use, which is the booking below.
+    world.rt.settings = world.rt.settings.model_copy(update={"business_file": business})
+    return receiver
 
 
 def reply(client: TestClient, body: str, sender: str = "+4791234567") -> int:
@@ -140,6 +156,56 @@ def test_undelivered_sms_falls_back_to_email(world: World, client: TestClient) -
     world.dispatcher.run_until_idle()
     email = world.row("reminder_day_before", channel="email")
     assert email.status == "sent" and email.replaces_id == sms.id
+
+
+def test_a_delivered_report_reaches_the_business_system_signed(
+    world: World, client: TestClient, subscribed: Receiver
+) -> None:
+    world.book()
+    world.dispatcher.run_until_idle()
+    sms = world.row("confirmation")
+    world.at(2026, 11, 23, 12, 1)
+    delivered = {"MessageSid": "SM1", "MessageStatus": "delivered"}
+    assert post(client, f"/webhooks/twilio/status?m={sms.id}", delivered) == 204
+    assert subscribed.received == []  # through the outbox: nothing before a dispatch pass
+    world.dispatcher.run_until_idle()
+    [report] = subscribed.received
+    assert signed(report) and report.headers["X-Forvent-Event"] == "message.delivered"
+    body = report.json
+    assert (body["event"], body["at"], body["booking"]["ref"]) == (
+        "message.delivered",
+        "2026-11-23T12:01:00+01:00",
+        "C-1",
+    )
+    message = body["message"]
+    assert (message["id"], message["step"], message["channel"], message["status"]) == (
+        str(sms.id),
+        "confirmation",
+        "sms",
+        "delivered",
+    )
+    assert message["delivered_at"] == "2026-11-23T12:01:00+01:00"
+
+
+def test_an_undelivered_report_reaches_it_as_message_failed_with_the_code(
+    world: World, client: TestClient, subscribed: Receiver
+) -> None:
+    world.book()
+    world.at(2026, 11, 25, 17, 0)
+    world.dispatcher.run_until_idle()
+    sms = world.row("reminder_day_before")
+    undelivered = {"MessageSid": "SM2", "MessageStatus": "undelivered", "ErrorCode": "30003"}
+    assert post(client, f"/webhooks/twilio/status?m={sms.id}", undelivered) == 204
+    world.dispatcher.run_until_idle()
+    [report] = subscribed.received  # the e-mail that replaced it was sent, not reported delivered
+    assert signed(report) and report.headers["X-Forvent-Event"] == "message.failed"
+    message = report.json["message"]
+    assert (message["id"], message["step"], message["status"], message["reason"]) == (
+        str(sms.id),
+        "reminder_day_before",
+        "failed",
+        "sms:30003",
+    )
 
 
 def test_unmatched_sender_is_stored_for_staff(world: World, client: TestClient) -> None:
