@@ -239,9 +239,12 @@ class Server:
     token: str
     log: Path
 
-    def client(self) -> httpx.Client:
+    def client(self, token: str | None = None) -> httpx.Client:
+        """A connection with an API token: the server's own unless another is given."""
         return httpx.Client(
-            base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=REQUEST_TIMEOUT
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {self.token if token is None else token}"},
+            timeout=REQUEST_TIMEOUT,
         )
 
     def errors(self) -> list[str]:
@@ -305,10 +308,20 @@ API_BODIES: dict[str, dict[str, Any]] = {
 }
 
 
-def race_api(
-    server: Server, scripts: list[list[tuple[str, str]]], *, in_step: bool = False
+@dataclass(frozen=True)
+class Post:
+    """One API request of a race, and the action and ref its Outcome is filed under."""
+
+    path: str
+    body: dict[str, Any]
+    action: str
+    ref: str
+
+
+def race_posts(
+    server: Server, scripts: Sequence[tuple[str, Sequence[Post]]], *, in_step: bool
 ) -> list[list[Outcome]]:
-    """One thread per script of (action, ref), each with its own connection, released together.
+    """One thread per (API token, posts), each with its own connection, released together.
 
     ``in_step``: the threads meet at the barrier before every request, not only the first.
     """
@@ -317,18 +330,19 @@ def race_api(
     failures: list[BaseException] = []
 
     def run(i: int) -> None:
+        token, posts = scripts[i]
         try:
-            with server.client() as http:
+            with server.client(token) as http:
                 http.get("/healthz").raise_for_status()  # the connection is open before the race
-                for n, (action, ref) in enumerate(scripts[i]):
+                for n, post in enumerate(posts):
                     if n == 0 or in_step:
                         barrier.wait()
                     try:
-                        answer = http.post(f"/api/v1/bookings/{ref}/{action}", json=API_BODIES[action])
+                        answer = http.post(post.path, json=post.body)
                     except httpx.TransportError as exc:  # the server dropped the connection
-                        results[i].append(Outcome(action, ref, -1, f"no answer: {exc!r}"))
+                        results[i].append(Outcome(post.action, post.ref, -1, f"no answer: {exc!r}"))
                     else:
-                        results[i].append(api_outcome(action, ref, answer))
+                        results[i].append(api_outcome(post.action, post.ref, answer))
         except BaseException as exc:
             failures.append(exc)
             barrier.abort()
@@ -341,6 +355,17 @@ def race_api(
     assert not any(t.is_alive() for t in threads), "the API race did not finish"
     assert not failures, failures
     return results
+
+
+def race_api(
+    server: Server, scripts: list[list[tuple[str, str]]], *, in_step: bool = False
+) -> list[list[Outcome]]:
+    """One thread per script of (action, ref) on the server's token (see ``race_posts``)."""
+    posts = [
+        [Post(f"/api/v1/bookings/{ref}/{action}", API_BODIES[action], action, ref) for action, ref in script]
+        for script in scripts
+    ]
+    return race_posts(server, [(server.token, script) for script in posts], in_step=in_step)
 
 
 # --- what the database says -----------------------------------------------------------

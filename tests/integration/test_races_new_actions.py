@@ -17,7 +17,6 @@ would catch a service that forgot its lock.
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,7 +24,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 from sqlalchemy import select
 
 from engine.store import attention
@@ -34,17 +32,15 @@ from engine.store.tables import AttentionRow, BookingRow, HistoryRow
 from tests.integration.test_races import (
     NOW,
     OSLO,
-    REQUEST_TIMEOUT,
-    RUN_TIMEOUT,
-    START_TIMEOUT,
     Outcome,
     Planned,
+    Post,
     Server,
-    api_outcome,
     deploy,
     describe,
     drive,
     local,
+    race_posts,
     refused,
     serve,
 )
@@ -136,36 +132,10 @@ def test_ready_delays_racing_a_completion_add_up_exactly_through_the_cli(
 
 def race_requests(server: Server, scripts: Sequence[tuple[str, list[Request]]]) -> list[list[Outcome]]:
     """One thread per (token, [(path, body)...]), each on its own connection, meeting before each request."""
-    barrier = threading.Barrier(len(scripts), timeout=START_TIMEOUT)
-    results: list[list[Outcome]] = [[] for _ in scripts]
-    failures: list[BaseException] = []
-
-    def run(i: int) -> None:
-        token, requests = scripts[i]
-        headers = {"Authorization": f"Bearer {token}"}
-        try:
-            with httpx.Client(base_url=server.url, headers=headers, timeout=REQUEST_TIMEOUT) as http:
-                http.get("/healthz").raise_for_status()
-                for path, body in requests:
-                    barrier.wait()
-                    try:
-                        answer = http.post(path, json=body)
-                    except httpx.TransportError as exc:
-                        results[i].append(Outcome(path, token, -1, f"no answer: {exc!r}"))
-                    else:
-                        results[i].append(api_outcome(path, token, answer))
-        except BaseException as exc:
-            failures.append(exc)
-            barrier.abort()
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(scripts))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=RUN_TIMEOUT)
-    assert not any(t.is_alive() for t in threads), "the API race did not finish"
-    assert not failures, failures
-    return results
+    posts = [
+        (token, [Post(path, body, path, token) for path, body in requests]) for token, requests in scripts
+    ]
+    return race_posts(server, posts, in_step=True)
 
 
 def test_ready_delays_racing_a_completion_through_the_api_are_200_or_409(
