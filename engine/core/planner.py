@@ -46,6 +46,12 @@ INVITE_EVENTS = frozenset(
 MARKETING_MONTHS = 24
 
 
+def alerts_staff(step_id: str, *, urgent: bool) -> bool:
+    """Whether a message of this step that cannot reach the customer is told to staff: an
+    urgent step's, or one of the engine's own notices (``MUST_REACH``)."""
+    return urgent or step_id in MUST_REACH
+
+
 @dataclass(frozen=True, kw_only=True)
 class _Decision:
     due: datetime | None

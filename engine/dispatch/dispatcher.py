@@ -30,7 +30,7 @@ from datetime import datetime
 
 from engine.channels.base import BaseChannel
 from engine.core import timing
-from engine.core.planner import MUST_REACH
+from engine.core.planner import alerts_staff
 from engine.dispatch.checks import Requeue, Send, check
 from engine.dispatch.compose import Composer
 from engine.dispatch.drafts import Batch, read_batch
@@ -210,8 +210,8 @@ class Dispatcher:
             moved_to = timing.local_iso(verdict.until, timing.zone(draft.booking.timezone))
             item.held = Defer(verdict.until, f"quiet hours: moved to {moved_to}")
         elif not isinstance(verdict, Send):
-            must_reach = draft.step.urgent or draft.step.id in MUST_REACH
-            urgent = must_reach and verdict.reason in URGENT_SKIP_REASONS
+            alert = alerts_staff(draft.step.id, urgent=draft.step.urgent)
+            urgent = alert and verdict.reason in URGENT_SKIP_REASONS
             item.held = Settle(verdict.status, verdict.reason, alert=urgent)
         else:
             try:

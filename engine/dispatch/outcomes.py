@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine.channels.base import OutgoingMessage, SendResult
-from engine.core.planner import MUST_REACH
+from engine.core.planner import alerts_staff
 from engine.core.retry import GiveUp, RetryPolicy
 from engine.core.values import MessageStatus
 from engine.dispatch.fallback import plan_fallback
@@ -231,7 +231,7 @@ class Recorder:
             stats.failed += 1
             self._tell(session, row, "message.failed", now, decision.reason)
             fallback = plan_fallback(self.rt, self.service, session, row, now) if decision.fall_back else None
-            if fallback is None and (row.urgent or row.step in MUST_REACH) and row.step != STAFF_ALERT:
+            if fallback is None and alerts_staff(row.step, urgent=row.urgent) and row.step != STAFF_ALERT:
                 self._alert_staff(session, row, decision.reason, now)
             return
         outbox.release(

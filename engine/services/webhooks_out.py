@@ -22,11 +22,10 @@ from engine.core import timing
 from engine.core.business import BusinessProfile
 from engine.core.values import Event
 from engine.core.webhook_events import body_bytes
+from engine.services.alerts import STAFF_ALERT  # messages to staff: no message.* for them
 from engine.store import webhook_outbox
 from engine.store.serialise import booking_times
 from engine.store.tables import BookingRow, MessageRow
-
-STAFF_ALERT = "staff_alert"  # messages to staff are not the customer's: no message.* for them
 
 
 def message_json(message: MessageRow, tz_name: str) -> dict[str, Any]:
