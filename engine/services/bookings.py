@@ -14,7 +14,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 from weakref import WeakKeyDictionary
 from zoneinfo import ZoneInfo
 
@@ -448,34 +448,56 @@ class BookingService:
             shift = new_start - row.start_at
             row.start_at, row.end_at = new_start, row.end_at + shift
             row.delay_reason = reason or row.delay_reason
-            row.invite_sequence += 1
-            row.updated_at = now
-            told = row.told_start or row.promised_start
-            notify = new_start - told >= self.rt.playbooks.get(row.playbook).min_delay
-            if notify:
-                # Set with the other changes: one UPDATE of the booking. Planning does not read it.
-                row.told_start = new_start
-                self.supersede_recent_notices(session, row, "booking.delayed", now=now)
-            data = {
-                "minutes": int(shift.total_seconds() // 60),
-                "until": timing.local_iso(new_start, tz),
-                "reason": reason,
-            }
-            self.apply_event(
+            self.tell_moved(
                 session,
                 row,
                 "booking.delayed",
-                data,
-                at=self._event_time(at, row, now),
+                anchor="start",
+                shift=shift,
+                reason=reason,
+                at=at,
                 now=now,
-                notify=notify,
+                silent="ETA updated without a message: below min_delay_notice",
             )
-            if not notify:
-                silent = "ETA updated without a message: below min_delay_notice"
-                history.add(session, row, "staff", silent, at=now)
             return row
 
-    def supersede_recent_notices(
+    def tell_moved(
+        self,
+        session: Session,
+        row: BookingRow,
+        event: str,
+        *,
+        anchor: Literal["start", "end"],
+        shift: timedelta,
+        reason: str | None,
+        at: str | datetime | None,
+        now: datetime,
+        silent: str,
+    ) -> None:
+        """A delay's ``event`` once the expected ``anchor`` (``start_at`` or ``end_at``) moved by ``shift``.
+
+        The customer is told when the change from the time last told (``told_<anchor>``,
+        else the promise) reaches ``min_delay_notice``; a smaller one is noted as ``silent``.
+        """
+        new: datetime = getattr(row, f"{anchor}_at")
+        row.invite_sequence += 1
+        row.updated_at = now
+        told: datetime = getattr(row, f"told_{anchor}") or getattr(row, f"promised_{anchor}")
+        notify = new - told >= self.rt.playbooks.get(row.playbook).min_delay
+        if notify:
+            # Set with the other changes: one UPDATE of the booking. Planning does not read it.
+            setattr(row, f"told_{anchor}", new)
+            self._supersede_recent_notices(session, row, event, now=now)
+        data = {
+            "minutes": int(shift.total_seconds() // 60),
+            "until": timing.local_iso(new, timing.zone(row.timezone)),
+            "reason": reason,
+        }
+        self.apply_event(session, row, event, data, at=self._event_time(at, row, now), now=now, notify=notify)
+        if not notify:
+            history.add(session, row, "staff", silent, at=now)
+
+    def _supersede_recent_notices(
         self, session: Session, row: BookingRow, event: str, *, now: datetime
     ) -> None:
         """A second delay within minutes replaces ``event``'s notice (and invite) not sent yet."""

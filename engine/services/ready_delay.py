@@ -24,7 +24,6 @@ from engine.exceptions import ConflictError
 from engine.runtime import Runtime
 from engine.services import booking_input
 from engine.services.bookings import BookingService
-from engine.store import history
 from engine.store.tables import BookingRow
 
 EVENT = "job.ready_delayed"
@@ -57,25 +56,11 @@ class ReadyDelays:
             row = self.bookings.lock(tx, ref)
             self.check(row)
             new_end = self._new_end(row, minutes, until)
-            tz = timing.zone(row.timezone)
             shift = new_end - row.end_at
             row.end_at = new_end
-            row.invite_sequence += 1
-            row.updated_at = now
-            told = row.told_end or row.promised_end
-            notify = new_end - told >= self.rt.playbooks.get(row.playbook).min_delay
-            if notify:
-                row.told_end = new_end
-                self.bookings.supersede_recent_notices(tx, row, EVENT, now=now)
-            data = {
-                "minutes": int(shift.total_seconds() // 60),
-                "until": timing.local_iso(new_end, tz),
-                "reason": reason,
-            }
-            when = booking_input.event_time(at, tz, now)
-            self.bookings.apply_event(tx, row, EVENT, data, at=when, now=now, notify=notify)
-            if not notify:
-                history.add(tx, row, "staff", SILENT, at=now)
+            self.bookings.tell_moved(
+                tx, row, EVENT, anchor="end", shift=shift, reason=reason, at=at, now=now, silent=SILENT
+            )
             return row
 
     def check(self, row: BookingRow) -> None:
