@@ -19,6 +19,7 @@ from engine.cli.main import cli
 from engine.services.inbound import Inbound
 from tests.integration.test_report_assignees import three_visits_by_two_plumbers
 from tests.integration.test_report_steps import (
+    cli_report,
     three_plumber_visits,
     twelve_plumber_visits_and_two_car_services,
 )
@@ -38,30 +39,6 @@ def kari_pays_more_than_estimate_and_extras(world: World) -> None:
     world.dispatcher.run_until_idle()
 
 
-def report(world: World, *options: str, db: str | None = None, playbooks: Path | None = None) -> str:
-    result = CliRunner().invoke(
-        cli,
-        [
-            "--db",
-            db or world.rt.settings.database_url,
-            "--playbooks",
-            str(playbooks or REPO / "playbooks"),
-            "--business",
-            str(REPO / "business.yaml"),
-            *options,
-            "report",
-            "--since",
-            "2026-11-20T00:00",
-            "--until",
-            "2026-12-01T00:00",
-            "--now",
-            "2026-11-30T12:00:00+01:00",
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
 @pytest.mark.parametrize(
     "story",
     [
@@ -75,14 +52,14 @@ def test_sqlite3_and_the_orm_print_the_same_report(world: World, story: Callable
     story(world)
     through_orm = f"{world.rt.settings.database_url}?timeout=30"
     for options in ((), ("--json",)):
-        direct = report(world, *options)
+        direct = cli_report(world, *options)
         assert "plumber_visit" in direct or "car_service" in direct
-        assert report(world, *options, db=through_orm) == direct
+        assert cli_report(world, *options, db=through_orm) == direct
 
 
 def test_over_the_estimate_is_counted_from_the_file(world: World) -> None:
     kari_pays_more_than_estimate_and_extras(world)
-    assert '"over_estimate": 1' in report(world, "--json")
+    assert '"over_estimate": 1' in cli_report(world, "--json")
 
 
 def test_a_playbook_without_a_plain_promise_is_read_in_full(world: World, tmp_path: Path) -> None:
@@ -94,7 +71,7 @@ def test_a_playbook_without_a_plain_promise_is_read_in_full(world: World, tmp_pa
         text = path.read_text(encoding="utf-8")
         (folder / path.name).write_text(text.replace("promise: arrival\n", ""), encoding="utf-8")
     assert "\npromise:" not in (folder / "plumber_visit.yaml").read_text(encoding="utf-8")
-    assert report(world, "--json", playbooks=folder) == report(world, "--json")
+    assert cli_report(world, "--json", playbooks=folder) == cli_report(world, "--json")
 
 
 def test_a_broken_playbook_is_refused_in_the_loaders_words(world: World, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
@@ -44,14 +45,15 @@ def run_report(world: World, locale: str = "nb") -> dict[str, Any]:
         )
 
 
-def cli_report(world: World, *options: str) -> str:
+def cli_report(world: World, *options: str, db: str | None = None, playbooks: Path | None = None) -> str:
+    """``forvent report`` over the test week, on the world's database and the seed playbooks unless told."""
     result = CliRunner().invoke(
         cli,
         [
             "--db",
-            world.rt.settings.database_url,
+            db or world.rt.settings.database_url,
             "--playbooks",
-            str(REPO / "playbooks"),
+            str(playbooks or REPO / "playbooks"),
             "--templates",
             str(REPO / "templates"),
             "--business",
