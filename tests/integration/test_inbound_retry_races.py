@@ -10,6 +10,7 @@ is answered 200 with empty TwiML, as Twilio expects.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from twilio.request_validator import RequestValidator
 
 from engine.store.db import Database
 from engine.store.tables import HistoryRow, MessageRow
-from tests.integration.test_races import OSLO, START_TIMEOUT, Planned, deploy, serve
+from tests.integration.test_races import OSLO, Planned, deploy, serve, together
 
 TOKEN = "twilio-auth-token-for-races"
 PUBLIC = "https://verksted.example.com"
@@ -44,27 +45,18 @@ def test_copies_of_one_unmatched_sms_at_once_are_stored_once_and_alert_staff_onc
     )
     project.env.update(TWILIO_AUTH_TOKEN=TOKEN, FORVENT_PUBLIC_URL=PUBLIC)
     signature = RequestValidator(TOKEN).compute_signature(PUBLIC + PATH, FORM)
-    barrier = threading.Barrier(COPIES, timeout=START_TIMEOUT)
-    answers: list[httpx.Response] = []
-    failures: list[BaseException] = []
 
-    def twilio(url: str) -> None:
-        try:
+    def twilio(url: str) -> Callable[[threading.Barrier], httpx.Response]:
+        def post(barrier: threading.Barrier) -> httpx.Response:
             with httpx.Client(base_url=url, timeout=30.0) as http:
                 http.get("/healthz")  # connected before the barrier, so the posts leave together
                 barrier.wait()
-                answers.append(http.post(PATH, data=FORM, headers={"X-Twilio-Signature": signature}))
-        except BaseException as exc:
-            failures.append(exc)
-            barrier.abort()
+                return http.post(PATH, data=FORM, headers={"X-Twilio-Signature": signature})
+
+        return post
 
     with serve(project) as server:
-        threads = [threading.Thread(target=twilio, args=(server.url,)) for _ in range(COPIES)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
-        assert not failures, failures
+        answers = together([twilio(server.url) for _ in range(COPIES)])
         assert server.errors() == []
     assert [a.status_code for a in answers] == [200] * COPIES
     assert all("<Response" in a.text for a in answers)  # empty TwiML, as for the first copy

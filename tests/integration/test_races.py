@@ -34,12 +34,12 @@ import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -61,6 +61,7 @@ PENDING = ("planned", "retrying", "sending")
 START_TIMEOUT = 60.0  # seconds of real time for the processes to start and connect
 RUN_TIMEOUT = 60.0  # seconds of real time for a race to finish
 REQUEST_TIMEOUT = 30.0
+T = TypeVar("T")
 
 # --- the deployment -------------------------------------------------------------------
 
@@ -318,6 +319,33 @@ class Post:
     ref: str
 
 
+def together(racers: Sequence[Callable[[threading.Barrier], T]]) -> list[T]:
+    """Each racer in its own thread, given the barrier they all meet at before they race.
+
+    What each racer returned, in order; a racer that raises breaks the barrier for the
+    others and fails the test.
+    """
+    barrier = threading.Barrier(len(racers), timeout=START_TIMEOUT)
+    results: list[T | None] = [None] * len(racers)
+    failures: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            results[i] = racers[i](barrier)
+        except BaseException as exc:
+            failures.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(racers))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=RUN_TIMEOUT)
+    assert not any(t.is_alive() for t in threads), "the race did not finish"
+    assert not failures, failures
+    return cast(list[T], results)
+
+
 def race_posts(
     server: Server, scripts: Sequence[tuple[str, Sequence[Post]]], *, in_step: bool
 ) -> list[list[Outcome]]:
@@ -325,13 +353,10 @@ def race_posts(
 
     ``in_step``: the threads meet at the barrier before every request, not only the first.
     """
-    barrier = threading.Barrier(len(scripts), timeout=START_TIMEOUT)
-    results: list[list[Outcome]] = [[] for _ in scripts]
-    failures: list[BaseException] = []
 
-    def run(i: int) -> None:
-        token, posts = scripts[i]
-        try:
+    def racer(token: str, posts: Sequence[Post]) -> Callable[[threading.Barrier], list[Outcome]]:
+        def run(barrier: threading.Barrier) -> list[Outcome]:
+            outcomes = []
             with server.client(token) as http:
                 http.get("/healthz").raise_for_status()  # the connection is open before the race
                 for n, post in enumerate(posts):
@@ -340,21 +365,14 @@ def race_posts(
                     try:
                         answer = http.post(post.path, json=post.body)
                     except httpx.TransportError as exc:  # the server dropped the connection
-                        results[i].append(Outcome(post.action, post.ref, -1, f"no answer: {exc!r}"))
+                        outcomes.append(Outcome(post.action, post.ref, -1, f"no answer: {exc!r}"))
                     else:
-                        results[i].append(api_outcome(post.action, post.ref, answer))
-        except BaseException as exc:
-            failures.append(exc)
-            barrier.abort()
+                        outcomes.append(api_outcome(post.action, post.ref, answer))
+            return outcomes
 
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(scripts))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=RUN_TIMEOUT)
-    assert not any(t.is_alive() for t in threads), "the API race did not finish"
-    assert not failures, failures
-    return results
+        return run
+
+    return together([racer(token, posts) for token, posts in scripts])
 
 
 def race_api(
@@ -369,6 +387,16 @@ def race_api(
 
 
 # --- what the database says -----------------------------------------------------------
+
+
+def booking_ids(database_url: str) -> dict[str, int]:
+    """Each booking's id by ref (a customer's link is signed for the id)."""
+    db = Database(database_url)
+    try:
+        with db.session() as s:
+            return {row.ref: row.id for row in s.scalars(select(BookingRow))}
+    finally:
+        db.dispose()
 
 
 @dataclass

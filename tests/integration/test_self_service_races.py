@@ -21,7 +21,7 @@ from sqlalchemy import select
 from engine.core.links import LinkSigner
 from engine.store.db import Database
 from engine.store.tables import BookingRow, HistoryRow
-from tests.integration.test_races import NOW, OSLO, RUN_TIMEOUT, START_TIMEOUT, Planned, deploy, serve
+from tests.integration.test_races import NOW, OSLO, Planned, booking_ids, deploy, serve, together
 from tests.integration.workers import SECRET
 from tests.web.conftest import form_csrf
 
@@ -34,15 +34,6 @@ def visits(count: int) -> list[Planned]:
         Planned(f"R-{i:02d}", "plumber_visit", datetime(2026, 11, 24, 8 + 2 * i, 0, tzinfo=OSLO))
         for i in range(count)
     ]
-
-
-def booking_ids(database_url: str) -> dict[str, int]:
-    db = Database(database_url)
-    try:
-        with db.session() as s:
-            return {row.ref: row.id for row in s.scalars(select(BookingRow))}
-    finally:
-        db.dispose()
 
 
 def state(database_url: str) -> dict[str, tuple[str, datetime, list[str]]]:
@@ -61,29 +52,6 @@ def state(database_url: str) -> dict[str, tuple[str, datetime, list[str]]]:
             return found
     finally:
         db.dispose()
-
-
-def together(racers: list[Callable[[threading.Barrier], httpx.Response]]) -> list[httpx.Response]:
-    """Run each racer in its own thread; each waits at the shared barrier before its request."""
-    barrier = threading.Barrier(len(racers), timeout=START_TIMEOUT)
-    answers: list[httpx.Response | None] = [None] * len(racers)
-    failures: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            answers[i] = racers[i](barrier)
-        except BaseException as exc:
-            failures.append(exc)
-            barrier.abort()
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(racers))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=RUN_TIMEOUT)
-    assert not any(t.is_alive() for t in threads), "the race did not finish"
-    assert not failures, failures
-    return [a for a in answers if a is not None]
 
 
 def customer_tap(url: str, token: str, path: str, pick: int) -> Callable[[threading.Barrier], httpx.Response]:

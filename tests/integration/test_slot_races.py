@@ -12,6 +12,7 @@ visit already holds Thursday 10:00.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from sqlalchemy import select
 from engine.core.links import LinkSigner
 from engine.store.db import Database
 from engine.store.tables import BookingRow
-from tests.integration.test_races import NOW, OSLO, START_TIMEOUT, Planned, deploy, serve
+from tests.integration.test_races import NOW, OSLO, Planned, booking_ids, deploy, serve, together
 from tests.integration.workers import SECRET
 from tests.web.conftest import form_csrf
 
@@ -40,31 +41,22 @@ def test_two_customers_racing_for_the_last_place_one_wins_and_one_is_told_it_is_
     project = deploy(database_url, tmp_path / "deploy", bookings)
     ids = booking_ids(database_url)
     signer = LinkSigner(SECRET)
-    barrier = threading.Barrier(len(RACERS), timeout=START_TIMEOUT)
-    answers: dict[str, httpx.Response] = {}
-    failures: list[BaseException] = []
 
-    def customer(ref: str, url: str) -> None:
-        token = signer.token(ids[ref], now=NOW)
-        try:
+    def customer(ref: str, url: str) -> Callable[[threading.Barrier], httpx.Response]:
+        def tap(barrier: threading.Barrier) -> httpx.Response:
+            token = signer.token(ids[ref], now=NOW)
             with httpx.Client(base_url=url, timeout=30.0) as browser:
                 page = browser.get(f"/b/{token}")
                 assert "10:00" in page.text  # Thursday 10:00 is offered: one place is left
                 csrf = form_csrf(page.text)
                 barrier.wait()
                 start = THURSDAY_10.isoformat(timespec="minutes")
-                answers[ref] = browser.post(f"/b/{token}/move", data={"csrf": csrf, "start": start})
-        except BaseException as exc:
-            failures.append(exc)
-            barrier.abort()
+                return browser.post(f"/b/{token}/move", data={"csrf": csrf, "start": start})
+
+        return tap
 
     with serve(project) as server:
-        threads = [threading.Thread(target=customer, args=(ref, server.url)) for ref in RACERS]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
-        assert not failures, failures
+        answers = dict(zip(RACERS, together([customer(ref, server.url) for ref in RACERS]), strict=True))
         assert server.errors() == []
     assert sorted(a.status_code for a in answers.values()) == [303, 409]
     [lost] = [a for a in answers.values() if a.status_code == 409]
@@ -73,15 +65,6 @@ def test_two_customers_racing_for_the_last_place_one_wins_and_one_is_told_it_is_
     starts = booking_starts(database_url)
     assert starts[winner] == THURSDAY_10 and starts["R-03"] == THURSDAY_10
     assert sum(1 for s in starts.values() if s == THURSDAY_10) == 2  # never over capacity
-
-
-def booking_ids(database_url: str) -> dict[str, int]:
-    db = Database(database_url)
-    try:
-        with db.session() as s:
-            return {row.ref: row.id for row in s.scalars(select(BookingRow))}
-    finally:
-        db.dispose()
 
 
 def booking_starts(database_url: str) -> dict[str, datetime]:

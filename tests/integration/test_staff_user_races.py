@@ -27,7 +27,7 @@ from engine.runtime import Runtime
 from engine.services.staff_users import StaffUsers
 from engine.store.tables import StaffSessionRow, StaffUserRow
 from tests.conftest import Project
-from tests.integration.test_races import NOW, RUN_TIMEOUT, START_TIMEOUT, deploy, serve
+from tests.integration.test_races import NOW, RUN_TIMEOUT, START_TIMEOUT, deploy, serve, together
 from tests.integration.workers import settings_for
 from tests.web.conftest import form_csrf
 
@@ -48,25 +48,17 @@ def runtime(project: Project) -> Iterator[Runtime]:
     rt.close()
 
 
-def together(racers: list[Callable[[], object]]) -> list[object]:
-    """Each racer in its own thread, released together; what each returned or raised."""
-    barrier = threading.Barrier(len(racers), timeout=START_TIMEOUT)
-    results: list[object] = [None] * len(racers)
+def released(racer: Callable[[], object]) -> Callable[[threading.Barrier], object]:
+    """``racer`` started at the barrier; what it returned or raised."""
 
-    def run(i: int) -> None:
+    def run(barrier: threading.Barrier) -> object:
+        barrier.wait()
         try:
-            barrier.wait()
-            results[i] = racers[i]()
+            return racer()
         except Exception as exc:
-            results[i] = exc
+            return exc
 
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(racers))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=RUN_TIMEOUT)
-    assert not any(t.is_alive() for t in threads), "the race did not finish"
-    return results
+    return run
 
 
 class MeetingHasher(PasswordHasher):
@@ -86,7 +78,7 @@ class MeetingHasher(PasswordHasher):
 @pytest.mark.parametrize("spellings", [("Ola Nordmann", "Ola Nordmann"), ("Kari Hansen", "kari  hansen")])
 def test_two_adds_of_one_name_at_once_add_one_user(runtime: Runtime, spellings: tuple[str, str]) -> None:
     users = StaffUsers(runtime, hasher=MeetingHasher(threading.Barrier(2, timeout=START_TIMEOUT)))
-    results = together([partial(users.add, name, PASSWORD) for name in spellings])
+    results = together([released(partial(users.add, name, PASSWORD)) for name in spellings])
     refused = [r for r in results if isinstance(r, Exception)]
     assert len(refused) == 1, results
     [error] = refused
@@ -117,7 +109,7 @@ def test_a_login_racing_a_disable_never_leaves_a_session_open(project: Project, 
             assert first_in.wait(timeout=RUN_TIMEOUT)
             return users.disable("Ola")
 
-        *runs, ended = together([log_in, log_in, log_in, log_in, disable])
+        *runs, ended = together([released(r) for r in (log_in, log_in, log_in, log_in, disable)])
         assert server.errors() == []
     assert isinstance(ended, int), repr(ended)
     answers = [a for run in runs for a in cast(list[httpx.Response], run)]
