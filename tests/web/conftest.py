@@ -75,6 +75,32 @@ class Deployment:
     def client(self) -> TestClient:
         return TestClient(self.app, base_url=PUBLIC, follow_redirects=False)
 
+    def forvent(self, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
+        """``forvent ARGS`` on this deployment at Monday 09:00: exit status, stdout and stderr."""
+        from click.testing import CliRunner
+
+        from engine.cli.main import cli
+
+        settings = self.rt.settings
+        result = CliRunner().invoke(
+            cli,
+            [
+                "--db",
+                settings.database_url,
+                "--playbooks",
+                str(settings.playbooks_dir),
+                "--templates",
+                str(settings.templates_dir),
+                "--business",
+                str(settings.business_file),
+                *args,
+            ],
+            input=stdin,
+            env={"FORVENT_NOW": MONDAY_MORNING.isoformat(), "FORVENT_SECRET": settings.secret},
+            catch_exceptions=False,
+        )
+        return result.exit_code, result.stdout, result.stderr
+
 
 @pytest.fixture(scope="session")
 def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:

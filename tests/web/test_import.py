@@ -6,10 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from engine.cli.main import cli
 from tests.web.conftest import Deployment
 
 CSV = '''\
@@ -22,28 +20,6 @@ C-13,Per Olsen,+4796789012,,nb,2026-11-25T09:00,,,
 '''
 
 
-def invoke(deployment: Deployment, *args: str) -> tuple[int, str, str]:
-    settings = deployment.rt.settings
-    runner = CliRunner()
-    result = runner.invoke(
-        cli,
-        [
-            "--db",
-            settings.database_url,
-            "--playbooks",
-            str(settings.playbooks_dir),
-            "--templates",
-            str(settings.templates_dir),
-            "--business",
-            str(settings.business_file),
-            *args,
-        ],
-        env={"FORVENT_NOW": "2026-11-23T09:00:00+01:00", "FORVENT_SECRET": "s"},
-        catch_exceptions=False,
-    )
-    return result.exit_code, result.stdout, result.stderr
-
-
 @pytest.fixture
 def csv_file(tmp_path: Path) -> Path:
     path = tmp_path / "bookings.csv"
@@ -54,12 +30,12 @@ def csv_file(tmp_path: Path) -> Path:
 def test_cli_import_reports_bad_rows_by_line_and_a_rerun_changes_nothing(
     deployment: Deployment, csv_file: Path
 ) -> None:
-    code, out, err = invoke(deployment, "import", str(csv_file), "--playbook", "car_service")
+    code, out, err = deployment.forvent("import", str(csv_file), "--playbook", "car_service")
     assert code == 1
     assert f"{csv_file}:3: customer_phone:" in err
     assert f"{csv_file}:6: fact_vehicle: required by car_service" in err
     assert "2 created, 0 updated, 0 unchanged, 2 failed" in out
-    code, out, _ = invoke(deployment, "--json", "import", str(csv_file), "--playbook", "car_service")
+    code, out, _ = deployment.forvent("--json", "import", str(csv_file), "--playbook", "car_service")
     report = json.loads(out)
     assert (report["created"], report["updated"], report["unchanged"]) == (0, 0, 2)
     assert [(e["line"], e["field"]) for e in report["errors"]] == [(3, "customer_phone"), (6, "fact_vehicle")]
@@ -71,11 +47,11 @@ def test_cli_import_reports_bad_rows_by_line_and_a_rerun_changes_nothing(
 def test_cli_import_refuses_a_bad_header_or_file_in_one_line(deployment: Deployment, tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("ref,colour\nC-1,red\n", encoding="utf-8")
-    code, _, err = invoke(deployment, "import", str(bad), "--playbook", "car_service")
+    code, _, err = deployment.forvent("import", str(bad), "--playbook", "car_service")
     assert code == 1 and "unknown column 'colour'" in err and len(err.strip().splitlines()) == 1
-    code, _, err = invoke(deployment, "import", str(tmp_path / "missing.csv"), "--playbook", "car_service")
+    code, _, err = deployment.forvent("import", str(tmp_path / "missing.csv"), "--playbook", "car_service")
     assert code == 1 and "no such file" in err
-    code, _, err = invoke(deployment, "import", str(bad), "--playbook", "yoga")
+    code, _, err = deployment.forvent("import", str(bad), "--playbook", "yoga")
     assert code == 1 and "unknown playbook" in err
 
 
@@ -85,7 +61,7 @@ def test_cli_import_reports_a_row_with_a_nul_byte_and_imports_the_others(
     """PostgreSQL cannot store NUL; on either database the row is refused by line and column."""
     path = tmp_path / "nul.csv"
     path.write_text(CSV.replace("Toyota Corolla", "Toyota\x00Corolla"), encoding="utf-8")
-    code, out, err = invoke(deployment, "import", str(path), "--playbook", "car_service")
+    code, out, err = deployment.forvent("import", str(path), "--playbook", "car_service")
     assert code == 1
     assert f"{path}:2: fact_vehicle: must not contain NUL characters" in err
     assert "1 created, 0 updated, 0 unchanged, 3 failed" in out
@@ -141,17 +117,17 @@ def test_api_json_import_names_items_and_fields(api: TestClient) -> None:
 
 
 def test_token_create_shows_once_and_revoke_stops_it(deployment: Deployment, client: TestClient) -> None:
-    code, out, _ = invoke(deployment, "token", "create", "booking-system", "--json")
+    code, out, _ = deployment.forvent("token", "create", "booking-system", "--json")
     assert code == 0
     created = json.loads(out)
     assert created["name"] == "booking-system" and created["token"].startswith("fv_")
     headers = {"Authorization": f"Bearer {created['token']}"}
     assert client.get("/api/v1/playbooks", headers=headers).status_code == 200
-    code, _, err = invoke(deployment, "token", "create", "booking-system")
+    code, _, err = deployment.forvent("token", "create", "booking-system")
     assert code == 1 and "exists" in err
-    assert invoke(deployment, "token", "revoke", "booking-system")[0] == 0
+    assert deployment.forvent("token", "revoke", "booking-system")[0] == 0
     assert client.get("/api/v1/playbooks", headers=headers).status_code == 401
-    code, _, err = invoke(deployment, "token", "revoke", "booking-system")
+    code, _, err = deployment.forvent("token", "revoke", "booking-system")
     assert code == 1 and "no active token" in err
-    code, out, _ = invoke(deployment, "token", "create", "booking-system")
+    code, out, _ = deployment.forvent("token", "create", "booking-system")
     assert code == 0 and out.strip().startswith("fv_") and out.strip() != created["token"]

@@ -7,11 +7,9 @@ import getpass
 from typing import Any
 
 from argon2 import PasswordHasher
-from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from engine.cli.main import cli
 from engine.services.staff_users import StaffUsers
 from engine.store.tables import StaffUserRow
 from tests.web.conftest import Deployment, form_csrf, login
@@ -20,30 +18,8 @@ OLA = "Ola Nordmann"
 OLAS_PASSWORD = "riktig hest batteri"
 
 
-def forvent(deployment: Deployment, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
-    settings = deployment.rt.settings
-    result = CliRunner().invoke(
-        cli,
-        [
-            "--db",
-            settings.database_url,
-            "--playbooks",
-            str(settings.playbooks_dir),
-            "--templates",
-            str(settings.templates_dir),
-            "--business",
-            str(settings.business_file),
-            *args,
-        ],
-        input=stdin,
-        env={"FORVENT_NOW": "2026-11-23T09:00:00+01:00", "FORVENT_SECRET": settings.secret},
-        catch_exceptions=False,
-    )
-    return result.exit_code, result.stdout, result.stderr
-
-
 def add_ola(deployment: Deployment) -> None:
-    code, out, err = forvent(deployment, "staff", "add", OLA, "--password-stdin", stdin=OLAS_PASSWORD + "\n")
+    code, out, err = deployment.forvent("staff", "add", OLA, "--password-stdin", stdin=OLAS_PASSWORD + "\n")
     assert code == 0, err
     assert f"staff user {OLA} added" in out
 
@@ -89,7 +65,7 @@ def test_a_wrong_password_an_unknown_name_and_a_disabled_user_get_the_same_answe
     add_ola(deployment)
     assert log_in_as(client, OLA, "not the password") == "/staff/login?failed=1"
     assert log_in_as(client, "Kari Hansen", OLAS_PASSWORD) == "/staff/login?failed=1"
-    code, out, _ = forvent(deployment, "staff", "disable", OLA)
+    code, out, _ = deployment.forvent("staff", "disable", OLA)
     assert code == 0 and f"{OLA} disabled" in out
     with deployment.client() as fresh:  # a fresh address: the throttle has not started counting it
         assert log_in_as(fresh, OLA, OLAS_PASSWORD) == "/staff/login?failed=1"
@@ -100,11 +76,11 @@ def test_disabling_a_user_ends_their_session_at_once(deployment: Deployment, cli
     add_ola(deployment)
     assert log_in_as(client, OLA, OLAS_PASSWORD) == "/staff"
     assert client.get("/staff").status_code == 200
-    code, out, _ = forvent(deployment, "staff", "disable", OLA)
+    code, out, _ = deployment.forvent("staff", "disable", OLA)
     assert code == 0 and "1 session(s) ended" in out
     answer = client.get("/staff")
     assert answer.status_code == 303 and answer.headers["location"] == "/staff/login"
-    code, out, _ = forvent(deployment, "--json", "staff", "list")
+    code, out, _ = deployment.forvent("--json", "staff", "list")
     assert code == 0 and '"active": false' in out
 
 
@@ -113,8 +89,8 @@ def test_a_new_password_ends_the_sessions_and_replaces_the_old_one(
 ) -> None:
     add_ola(deployment)
     assert log_in_as(client, OLA, OLAS_PASSWORD) == "/staff"
-    code, out, _ = forvent(
-        deployment, "staff", "passwd", OLA, "--password-stdin", stdin="ny og lengre frase\n"
+    code, out, _ = deployment.forvent(
+        "staff", "passwd", OLA, "--password-stdin", stdin="ny og lengre frase\n"
     )
     assert code == 0 and "1 session(s) ended" in out
     assert client.get("/staff").headers["location"] == "/staff/login"
@@ -123,22 +99,20 @@ def test_a_new_password_ends_the_sessions_and_replaces_the_old_one(
 
 
 def test_staff_add_refuses_a_short_password_and_a_taken_name_in_one_line(deployment: Deployment) -> None:
-    code, _, err = forvent(deployment, "staff", "add", OLA, "--password-stdin", stdin="kort\n")
+    code, _, err = deployment.forvent("staff", "add", OLA, "--password-stdin", stdin="kort\n")
     assert code == 1
     assert "password: at least 10 characters" in err and "Traceback" not in err
-    code, out, _ = forvent(deployment, "staff", "list")
+    code, out, _ = deployment.forvent("staff", "list")
     assert "no staff users yet" in out
     add_ola(deployment)
-    code, _, err = forvent(
-        deployment, "staff", "add", "OLA NORDMANN", "--password-stdin", stdin=OLAS_PASSWORD
-    )
+    code, _, err = deployment.forvent("staff", "add", "OLA NORDMANN", "--password-stdin", stdin=OLAS_PASSWORD)
     assert code == 1 and "a staff user named 'Ola Nordmann' exists" in err
-    code, _, err = forvent(deployment, "staff", "add", "token:x", "--password-stdin", stdin=OLAS_PASSWORD)
+    code, _, err = deployment.forvent("staff", "add", "token:x", "--password-stdin", stdin=OLAS_PASSWORD)
     assert code == 1 and "name: 'token:x' must be printable text without ':'" in err
 
 
 def test_the_prompt_asks_twice_and_hides_the_password(deployment: Deployment) -> None:
-    code, out, err = forvent(deployment, "staff", "add", OLA, stdin=f"{OLAS_PASSWORD}\n{OLAS_PASSWORD}\n")
+    code, out, err = deployment.forvent("staff", "add", OLA, stdin=f"{OLAS_PASSWORD}\n{OLAS_PASSWORD}\n")
     assert code == 0, err
     assert OLAS_PASSWORD not in out + err
 
@@ -171,7 +145,7 @@ def test_each_door_signs_its_own_lines(deployment: Deployment, client: TestClien
     assert api.post("/api/v1/bookings/C-1/start", json={}).status_code == 200
     assert actor_of(api, "event:job.started") == "token:tests"
     # The command line: the operating system's user.
-    code, _, err = forvent(deployment, "delay", "C-2", "--minutes", "30")
+    code, _, err = deployment.forvent("delay", "C-2", "--minutes", "30")
     assert code == 0, err
     assert actor_of(api, "event:booking.delayed", "C-2") == f"cli:{getpass.getuser()}"
     # The customer's page.
@@ -180,8 +154,8 @@ def test_each_door_signs_its_own_lines(deployment: Deployment, client: TestClien
     assert client.post(f"/b/{token}/confirm", data={"csrf": form_csrf(page.text)}).status_code == 303
     assert actor_of(api, "event:booking.confirmed", "C-2") == "customer:page"
     # An SMS reply, played with `forvent reply` (the Twilio webhook's path).
-    code, _, err = forvent(deployment, "reply", "--from", "987 65 432", "--text", "Takk!")
+    code, _, err = deployment.forvent("reply", "--from", "987 65 432", "--text", "Takk!")
     assert code == 0, err
     assert actor_of(api, "reply", "C-2") == "customer:sms"
-    code, out, _ = forvent(deployment, "history", "C-2")
+    code, out, _ = deployment.forvent("history", "C-2")
     assert "customer:sms" in out and "customer:page" in out
