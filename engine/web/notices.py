@@ -94,25 +94,40 @@ def preview_delay(
     base = DelayPreview(
         start=start, end=moved.end, minutes=int(shift.total_seconds() // 60), step=None, channel=None
     )
-    playbook = runtime.playbooks.get(row.playbook)
-    if start - (row.told_start or row.promised_start) < playbook.min_delay:
+    told = row.told_start or row.promised_start
+    return preview_moved(
+        runtime, moved, "booking.delayed", new=start, told=told, reason=reason, now=now, base=base
+    )
+
+
+def preview_moved(
+    runtime: Runtime,
+    moved: Booking,
+    event: str,
+    *,
+    new: datetime,
+    told: datetime,
+    reason: str | None,
+    now: datetime,
+    base: DelayPreview,
+) -> DelayPreview:
+    """The notice of ``event`` for ``moved`` (the booking with its new time ``new``), as the
+    service would plan it, or why none goes: less than ``min_delay_notice`` from the time last
+    ``told``, no step for the event, no channel for the customer."""
+    if new - told < runtime.playbooks.get(moved.playbook).min_delay:
         return replace(base, silent="below_min_delay_notice")
-    planner = runtime.planner(row.playbook)
-    steps = planner.steps_for("booking.delayed")
+    planner = runtime.planner(moved.playbook)
+    steps = planner.steps_for(event)
     if not steps:
         return replace(base, silent="no_step")
     step = steps[0]
     channels, why = planner.channels_for(step, moved)
     if not channels:
         return replace(base, step=step.id, silent=why)
-    tz = timing.zone(row.timezone)
-    event = Event(
-        id="preview",
-        name="booking.delayed",
-        at=now,
-        data={"minutes": base.minutes, "until": timing.local_iso(start, tz), "reason": reason},
-    )
-    return _render(runtime, moved, step.id, step.template, channels[0], event, now, base)
+    until = timing.local_iso(new, timing.zone(moved.timezone))
+    data = {"minutes": base.minutes, "until": until, "reason": reason}
+    preview = Event(id="preview", name=event, at=now, data=data)
+    return _render(runtime, moved, step.id, step.template, channels[0], preview, now, base)
 
 
 def _render(

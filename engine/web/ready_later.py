@@ -18,13 +18,12 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session as DbSession
 
 from engine.core import timing
-from engine.core.values import Event
 from engine.exceptions import UserInputError
 from engine.runtime import Runtime
 from engine.services.ready_delay import EVENT, ReadyDelays
 from engine.store.tables import BookingRow
 from engine.web import board
-from engine.web.notices import DelayPreview, _render, clock_on_day
+from engine.web.notices import DelayPreview, clock_on_day, preview_moved
 from engine.web.security import Session
 
 if TYPE_CHECKING:
@@ -62,17 +61,8 @@ def preview_ready_delay(
     booking = replace(ready_delays.bookings.value(session, row), end=end)
     shift = int((end - row.end_at).total_seconds() // 60)
     base = DelayPreview(start=booking.start, end=end, minutes=shift, step=None, channel=None)
-    if end - (row.told_end or row.promised_end) < runtime.playbooks.get(row.playbook).min_delay:
-        return replace(base, silent="below_min_delay_notice")
-    planner = runtime.planner(row.playbook)
-    step = planner.steps_for(EVENT)[0]
-    channels, why = planner.channels_for(step, booking)
-    if not channels:
-        return replace(base, step=step.id, silent=why)
-    tz = timing.zone(row.timezone)
-    data = {"minutes": shift, "until": timing.local_iso(end, tz), "reason": reason}
-    event = Event(id="preview", name=EVENT, at=now, data=data)
-    return _render(runtime, booking, step.id, step.template, channels[0], event, now, base)
+    told = row.told_end or row.promised_end
+    return preview_moved(runtime, booking, EVENT, new=end, told=told, reason=reason, now=now, base=base)
 
 
 def ready_later_routes(router: APIRouter, staff: StaffBoard) -> None:
