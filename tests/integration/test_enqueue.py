@@ -8,24 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from engine.core.values import PlannedMessage
 from engine.store import outbox
 from engine.store.db import Database
 from engine.store.tables import HistoryRow, MessageRow
-from tests.integration.test_outbox import T0, plan, seed_booking
-
-
-def enqueue(db: Database, booking_id: int, *plans: PlannedMessage) -> list[outbox.Enqueued]:
-    with db.session() as s:
-        return outbox.enqueue(
-            s,
-            business_id="b",
-            booking_id=booking_id,
-            planned=plans,
-            now=T0,
-            schedule_version=1,
-            tz_name="Europe/Oslo",
-        )
+from tests.integration.test_outbox import T0, enqueue, plan, seed_booking
 
 
 def test_without_executemany_returning_the_ids_are_read_back(

@@ -59,7 +59,7 @@ def plan(key: str, due: datetime) -> PlannedMessage:
     )
 
 
-def enqueue(db: Database, booking_id: int, *plans: PlannedMessage) -> list[MessageRow]:
+def enqueue(db: Database, booking_id: int, *plans: PlannedMessage) -> list[outbox.Enqueued]:
     with db.session() as s:
         return outbox.enqueue(
             s,
