@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from engine.messages.formatting import money
 from tests.conftest import Project
+from tests.e2e.journeys import book
 
 MONDAY_NOON = "2026-11-23T12:00:00+01:00"
 THURSDAY = "2026-11-26T13:00:00+01:00"
@@ -15,12 +16,15 @@ def nok(amount: int) -> str:
 
 
 def car_with_approved_brake_pads(project: Project) -> None:
-    project.run(
-        "book", "--playbook", "car_service", "--ref", "C-1", "--name", "Kari Nordmann",
-        "--phone", "912 34 567", "--start", "2026-11-26T08:00", "--end", "2026-11-26T15:00",
-        "--fact", "vehicle=Toyota Corolla", "--fact", "estimate=3450",
+    book(
+        project,
+        "C-1",
+        playbook="car_service",
+        start="2026-11-26T08:00",
+        end="2026-11-26T15:00",
+        facts=["vehicle=Toyota Corolla", "estimate=3450"],
         now=MONDAY_NOON,
-    )  # fmt: skip
+    )
     project.run("start", "C-1", now="2026-11-26T08:05:00+01:00")
     project.run(
         "finding", "C-1", "--text", "Bremseklosser foran", "--price", "1890", now="2026-11-26T10:00:00+01:00"
@@ -56,12 +60,16 @@ def test_ready_over_the_estimate_is_one_line_with_the_figures_and_confirm_price_
 
 
 def test_a_plumber_completion_over_the_estimate_is_held_too(project: Project) -> None:
-    project.run(
-        "book", "--playbook", "plumber_visit", "--ref", "P-1", "--name", "Ola Hansen",
-        "--phone", "934 56 789", "--start", "2026-11-24T10:00", "--fact", "task=Tett avløp",
-        "--fact", "estimate=1500",
+    book(
+        project,
+        "P-1",
+        playbook="plumber_visit",
+        name="Ola Hansen",
+        phone="934 56 789",
+        start="2026-11-24T10:00",
+        facts=["task=Tett avløp", "estimate=1500"],
         now=MONDAY_NOON,
-    )  # fmt: skip
+    )
     held = project.run("complete", "P-1", "--price", "2100", now="2026-11-24T11:30:00+01:00", check=False)
     assert held.returncode == 1
     assert f"{nok(2100)} is more than the estimate {nok(1500)} + approved extras {nok(0)}" in held.stderr

@@ -13,6 +13,7 @@ from email.policy import default
 from typing import Any
 
 from tests.conftest import Project
+from tests.e2e import journeys
 
 MONDAY_NOON = "2026-11-23T12:00:00+01:00"
 TUESDAY_0200 = "2026-11-24T02:00:00+01:00"
@@ -21,11 +22,17 @@ TUESDAY_0800 = "2026-11-24T08:00:00+01:00"
 
 
 def book(project: Project, start: str, end: str) -> None:
-    project.run(
-        "book", "--playbook", "car_service", "--ref", "C-7", "--name", "Kari Nordmann",
-        "--phone", "912 34 567", "--email", "kari@example.com", "--locale", "nb",
-        "--start", start, "--end", end, "--fact", "vehicle=Toyota Corolla", now=MONDAY_NOON,
-    )  # fmt: skip
+    journeys.book(
+        project,
+        "C-7",
+        playbook="car_service",
+        email="kari@example.com",
+        locale="nb",
+        start=start,
+        end=end,
+        facts=["vehicle=Toyota Corolla"],
+        now=MONDAY_NOON,
+    )
     project.run("dispatch", "--once", now=MONDAY_NOON)  # the confirmation and its invite
 
 

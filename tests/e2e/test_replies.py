@@ -9,18 +9,24 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Project
+from tests.e2e.journeys import book
 
 MONDAY_NOON = "2026-11-23T12:00:00+01:00"
 STAFF_PHONE = "+4791001122"  # business.yaml
 
 
 def book_and_dispatch(project: Project, locale: str = "nb") -> None:
-    project.run(
-        "book", "--playbook", "plumber_visit", "--ref", "P-100", "--name", "Kari Nordmann",
-        "--phone", "912 34 567", "--email", "kari@example.com", "--locale", locale,
-        "--start", "2026-11-24T10:00", "--end", "2026-11-24T10:30", "--fact", "task=Tett avløp",
+    book(
+        project,
+        "P-100",
+        playbook="plumber_visit",
+        email="kari@example.com",
+        locale=locale,
+        start="2026-11-24T10:00",
+        end="2026-11-24T10:30",
+        facts=["task=Tett avløp"],
         now=MONDAY_NOON,
-    )  # fmt: skip
+    )
     project.run("dispatch", "--once", now=MONDAY_NOON)
 
 
