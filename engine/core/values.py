@@ -35,6 +35,8 @@ class BookingStatus(StrEnum):
 STARTED_OR_LATER = frozenset({BookingStatus.STARTED, BookingStatus.READY, BookingStatus.COMPLETED})
 #: Statuses that end a booking: nothing more is planned for it.
 CLOSED = frozenset({BookingStatus.COMPLETED, BookingStatus.CANCELLED, BookingStatus.NO_SHOW})
+#: Statuses in which the job no longer lies ahead: too late for a delay or an on-my-way.
+UNDER_WAY_OR_ENDED = STARTED_OR_LATER | {BookingStatus.CANCELLED, BookingStatus.NO_SHOW}
 
 
 class MessageStatus(StrEnum):

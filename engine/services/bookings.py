@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,8 +28,9 @@ from sqlalchemy.orm import Session
 
 from engine.core import timing
 from engine.core.facts import check_facts, parse_money
+from engine.core.planner import alerts_staff
 from engine.core.playbooks import Playbook
-from engine.core.values import CLOSED, STARTED_OR_LATER, Booking, BookingStatus, Event
+from engine.core.values import CLOSED, UNDER_WAY_OR_ENDED, Booking, BookingStatus, Event
 from engine.exceptions import ConflictError, NotFoundError, UserInputError
 from engine.runtime import Runtime
 from engine.services import booking_input, webhooks_out
@@ -392,7 +394,8 @@ class BookingService:
         )
         for message in touched:
             plan = message.plan
-            if plan.status == "skipped" and plan.urgent and plan.reason in URGENT_SKIP_REASONS:
+            skipped_unheard = plan.status == "skipped" and plan.reason in URGENT_SKIP_REASONS
+            if skipped_unheard and alerts_staff(plan.step, urgent=plan.urgent):
                 skipped = session.get(MessageRow, message.id)
                 assert skipped is not None
                 alert_undelivered(
@@ -416,9 +419,8 @@ class BookingService:
     def _event_time(self, at: str | datetime | None, row: BookingRow, now: datetime) -> datetime:
         return booking_input.event_time(at, timing.zone(row.timezone), now)
 
-    def _refuse(
-        self, row: BookingRow, action: str, statuses: frozenset[BookingStatus] | set[BookingStatus]
-    ) -> None:
+    def refuse(self, row: BookingRow, action: str, statuses: AbstractSet[BookingStatus]) -> None:
+        """Refuse ``action`` on ``row`` while it is in one of ``statuses``: a 409 naming why."""
         if B(row.status) in statuses:
             raise ConflictError(f"cannot {action} booking {row.ref}: it is {row.status}", field="ref")
 
@@ -437,7 +439,7 @@ class BookingService:
         reason = booking_input.text(reason, "reason", 500)
         with self.transaction(session) as session:
             row = self.lock(session, ref)
-            self._refuse(row, "delay", {*STARTED_OR_LATER, B.CANCELLED, B.NO_SHOW})
+            self.refuse(row, "delay", UNDER_WAY_OR_ENDED)
             tz = timing.zone(row.timezone)
             if until is not None:
                 new_start = booking_input.instant(until, tz, "until")
@@ -525,7 +527,7 @@ class BookingService:
         now = self.rt.now()
         with self.transaction(session) as session:
             row = self.lock(session, ref)
-            self._refuse(row, "reschedule", {B.COMPLETED, B.CANCELLED, B.NO_SHOW})
+            self.refuse(row, "reschedule", {B.COMPLETED, B.CANCELLED, B.NO_SHOW})
             tz = timing.zone(row.timezone)
             new_start = booking_input.instant(start, tz, "start")
             new_end = (
@@ -576,7 +578,7 @@ class BookingService:
         name: str,
         to: BookingStatus,
         anchor: str | None,
-        refuse: set[BookingStatus],
+        refuse: AbstractSet[BookingStatus],
         at: str | datetime | None,
         data: dict[str, Any] | None = None,
         cancel_reason: str | None = None,
@@ -586,7 +588,7 @@ class BookingService:
         now = self.rt.now()
         with self.transaction(session) as session:
             row = self.lock(session, ref)
-            self._refuse(row, name.split(".")[-1].replace("_", "-"), refuse)
+            self.refuse(row, name.split(".")[-1].replace("_", "-"), refuse)
             when = self._event_time(at, row, now)
             if cancel_reason:
                 outbox.cancel_pending(session, booking_id=row.id, reason=cancel_reason, now=now)
@@ -610,7 +612,7 @@ class BookingService:
             name="job.started",
             to=B.STARTED,
             anchor="started",
-            refuse={*STARTED_OR_LATER, B.CANCELLED, B.NO_SHOW},
+            refuse=UNDER_WAY_OR_ENDED,
             at=at,
             session=session,
         )
@@ -685,10 +687,10 @@ class BookingService:
             )
 
     def _hold_price(
-        self, session: Session, row: BookingRow, amount: str, action: str, refuse: set[BookingStatus]
+        self, session: Session, row: BookingRow, amount: str, action: str, refuse: AbstractSet[BookingStatus]
     ) -> None:
         """A refused state is said first; then a price above what the customer agreed to is held."""
-        self._refuse(row, action, refuse)
+        self.refuse(row, action, refuse)
         hold_if_over_estimate(session, row, Decimal(amount), self.rt.business)
 
     def no_show(
@@ -699,7 +701,7 @@ class BookingService:
             name="booking.no_show",
             to=B.NO_SHOW,
             anchor=None,
-            refuse={*STARTED_OR_LATER, B.CANCELLED, B.NO_SHOW},
+            refuse=UNDER_WAY_OR_ENDED,
             at=at,
             cancel_reason="booking_cancelled",
             session=session,
@@ -737,7 +739,7 @@ class BookingService:
         now = self.rt.now()
         with self.transaction(session) as tx:
             row = self.lock(tx, ref)
-            self._refuse(row, "confirm", set(CLOSED))
+            self.refuse(row, "confirm", set(CLOSED))
             if row.confirmed:
                 return row
             when = self._event_time(at, row, now)
@@ -766,7 +768,7 @@ class BookingService:
         amount = str(parse_money(price, field="price")) if price is not None else None
         with self.transaction(session) as tx:
             row = self.lock(tx, ref)
-            self._refuse(row, "add a finding to", set(CLOSED))
+            self.refuse(row, "add a finding to", set(CLOSED))
             when = self._event_time(at, row, now)
             finding = FindingRow(
                 business_id=self.business_id,

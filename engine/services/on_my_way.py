@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from engine.core import timing
-from engine.core.values import STARTED_OR_LATER, BookingStatus
-from engine.exceptions import ConflictError, UserInputError
+from engine.core.values import UNDER_WAY_OR_ENDED
+from engine.exceptions import UserInputError
 from engine.services import booking_input
 from engine.services.bookings import BookingService
 from engine.store.tables import BookingRow
@@ -24,7 +24,6 @@ from engine.store.tables import BookingRow
 EVENT = "staff.on_my_way"
 #: Further ahead than this is no journey but a typo (a wrong day or a wrong offset).
 MAX_ETA_AHEAD = timedelta(hours=12)
-REFUSED = frozenset({*STARTED_OR_LATER, BookingStatus.CANCELLED, BookingStatus.NO_SHOW})
 
 
 def has_on_my_way_step(service: BookingService, playbook_id: str) -> bool:
@@ -43,10 +42,7 @@ def on_my_way(
     now = service.rt.now()
     with service.transaction(session) as tx:
         row = service.lock(tx, ref)
-        if row.status in REFUSED:
-            raise ConflictError(
-                f"cannot send on-my-way for booking {row.ref}: it is {row.status}", field="ref"
-            )
+        service.refuse(row, "send on-my-way for", UNDER_WAY_OR_ENDED)
         tz = timing.zone(row.timezone)
         arrival = _eta(eta, row, tz, now)
         when = booking_input.event_time(at, tz, now)

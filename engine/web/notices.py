@@ -18,13 +18,11 @@ from sqlalchemy.orm import Session
 
 from engine.core import timing
 from engine.core.context import Links, build_context
-from engine.core.values import STARTED_OR_LATER, Booking, BookingStatus, Event
+from engine.core.values import UNDER_WAY_OR_ENDED, Booking, BookingStatus, Event
 from engine.exceptions import ConflictError, UserInputError
 from engine.runtime import Runtime
 from engine.services.bookings import BookingService
 from engine.store.tables import BookingRow
-
-REFUSE_DELAY = frozenset({*STARTED_OR_LATER, BookingStatus.CANCELLED, BookingStatus.NO_SHOW})
 
 
 def links_for(runtime: Runtime, booking_id: int, now: datetime) -> Links:
@@ -57,7 +55,7 @@ def new_start(row: BookingRow, *, minutes: int | None, until: str | None) -> dat
     """The expected start a delay would give, refused as ``BookingService.delay`` refuses it."""
     if (minutes is None) == (until is None):
         raise UserInputError("delay: give exactly one of minutes and until", field="minutes")
-    if BookingStatus(row.status) in REFUSE_DELAY:
+    if BookingStatus(row.status) in UNDER_WAY_OR_ENDED:
         raise ConflictError(f"cannot delay booking {row.ref}: it is {row.status}", field="ref")
     if minutes is not None:
         if minutes < 1:

@@ -181,3 +181,20 @@ def test_a_confirmation_still_queued_when_the_job_starts_is_not_sent(world: Worl
         confirmation = world.row("confirmation", channel=channel)
         assert (confirmation.status, confirmation.reason) == ("skipped", "already_started")
     assert not [m for m in world.sms.sent + world.email.sent if m.step == "confirmation"]
+
+
+def test_a_cancellation_notice_with_nobody_to_reach_alerts_staff_when_it_is_planned(world: World) -> None:
+    """The same rule at planning as at send time: a cancellation to a customer who opted out
+    of SMS and has no email is skipped at once, and staff hear of it."""
+    from engine.services.inbound import Inbound
+
+    world.book(email=None)
+    world.dispatcher.run_until_idle()
+    Inbound(world.rt).reply("+4791234567", "STOPP")
+    world.at(2026, 11, 25, 12, 0)
+    world.service.cancel("C-1", reason="garage closed")
+    notice = world.row("cancelled")
+    assert (notice.status, notice.reason) == ("skipped", "opted_out")
+    world.dispatcher.run_until_idle()
+    [alert] = [m for m in world.sms.sent if m.step == "staff_alert"]
+    assert alert.to == world.rt.business.staff_phone and "C-1" in alert.body
