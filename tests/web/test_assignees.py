@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from tests.web.conftest import Deployment, form_csrf, login
-from tests.web.test_who_did_what import forvent, history
+from tests.web.test_who_did_what import history
 
 BODY = {
     "ref": "C-2",
@@ -24,8 +24,7 @@ BODY = {
 def test_an_assignee_is_given_by_book_by_the_api_and_by_an_import(
     deployment: Deployment, api: TestClient, tmp_path: Path
 ) -> None:
-    code, _, err = forvent(
-        deployment,
+    code, _, err = deployment.forvent(
         *("book", "--playbook", "car_service", "--ref", "C-1", "--name", "Kari Nordmann"),
         *("--phone", "912 34 567", "--start", "2026-11-23T14:00", "--fact", "vehicle=Toyota Corolla"),
         *("--assignee", "Per"),
@@ -40,7 +39,7 @@ def test_an_assignee_is_given_by_book_by_the_api_and_by_an_import(
     assert cleared.status_code == 200 and cleared.json()["assignee"] is None
     csv = tmp_path / "bookings.csv"
     csv.write_text("ref,assignee\nC-1,Ola\nC-2,\n", encoding="utf-8")
-    code, out, err = forvent(deployment, "import", str(csv), "--playbook", "car_service")
+    code, out, err = deployment.forvent("import", str(csv), "--playbook", "car_service")
     assert code == 0, err
     assert "1 updated, 1 unchanged" in out
     assert api.get("/api/v1/bookings/C-1").json()["assignee"] == "Ola"
@@ -52,7 +51,7 @@ def test_assigning_is_recorded_with_who_did_it(
     deployment: Deployment, api: TestClient, client: TestClient
 ) -> None:
     deployment.book("C-1")
-    code, out, _ = forvent(deployment, "assign", "C-1", "Ola")
+    code, out, _ = deployment.forvent("assign", "C-1", "Ola")
     assert code == 0 and "C-1: assigned to Ola" in out
     answer = api.post("/api/v1/bookings/C-1/assign", json={"assignee": "Kari"})
     assert answer.status_code == 200 and answer.json()["assignee"] == "Kari"
@@ -69,7 +68,7 @@ def test_assigning_is_recorded_with_who_did_it(
     ]
     page = client.get("/staff/b/C-1").text
     assert "<dt>Assignee</dt><dd>Per</dd>" in page
-    code, _, err = forvent(deployment, "assign", "NOPE", "Ola")
+    code, _, err = deployment.forvent("assign", "NOPE", "Ola")
     assert code == 1 and "unknown booking ref 'NOPE'" in err
     assert api.post("/api/v1/bookings/NOPE/assign", json={"assignee": "Ola"}).status_code == 404
 
